@@ -1,0 +1,79 @@
+"""Shared machinery for classes described by annotations: dataclasses, attrs, plain classes.
+
+They have no serializer of their own, so each field gets a :class:`Codec` from
+its annotation; dumping checks types (the validation these libraries lack) and
+loading rebuilds datetimes, Decimals, UUIDs and nested models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..errors import ValidationError
+from ..spec import ModelAdapter, resolve_hints
+from . import field_spec, nested_codec
+from .values import Codec, codec_for
+
+
+def codecs_for(cls: type, names: list[str]) -> dict[str, Codec]:
+    """Build a codec for each named field from the class's annotations."""
+    hints = resolve_hints(cls)
+    return {name: codec_for(hints.get(name, Any), nested_codec) for name in names}
+
+
+def set_field(obj: Any, name: str, value: Any) -> None:
+    """Set an attribute, going around frozen dataclasses and attrs classes."""
+    object.__setattr__(obj, name, value)
+
+
+def make_adapter(
+    cls: type,
+    library: str,
+    codecs: dict[str, Codec],
+    build: Callable[[dict[str, Any]], Any],
+    check: Callable[[Any], None] | None = None,
+) -> ModelAdapter:
+    """Assemble an adapter from per-field codecs.
+
+    Args:
+        cls: the model class.
+        library: its library name, for messages.
+        codecs: one codec per persisted field, in declaration order.
+        build: makes an instance from a dict of loaded Python values.
+        check: the library's own validators, run before dumping (attrs).
+    """
+    items = tuple(codecs.items())
+
+    def dump(obj: Any) -> dict[str, Any]:
+        if check is not None:
+            try:
+                check(obj)
+            except Exception as exc:
+                raise ValidationError(f"{cls.__name__}: {exc}") from exc
+        out: dict[str, Any] = {}
+        for name, codec in items:
+            value = getattr(obj, name, None)
+            try:
+                out[name] = None if value is None else codec.dump(value)
+            except (TypeError, ValueError, ValidationError) as exc:
+                raise ValidationError(f"{cls.__name__}.{name}: {exc}") from exc
+        return out
+
+    def load(data: Mapping[str, Any]) -> Any:
+        values: dict[str, Any] = {}
+        for name, codec in items:
+            if name in data:
+                raw = data[name]
+                try:
+                    values[name] = None if raw is None else codec.load(raw)
+                except (TypeError, ValueError, KeyError) as exc:
+                    raise ValidationError(f"{cls.__name__}.{name}: stored value {raw!r} does not load: {exc}") from exc
+        return build(values)
+
+    def assign(target: Any, source: Any) -> None:
+        for name, _ in items:
+            set_field(target, name, getattr(source, name, None))
+
+    fields = {name: field_spec(name, codec) for name, codec in items}
+    return ModelAdapter(library, fields, dump, load, assign, set_field)

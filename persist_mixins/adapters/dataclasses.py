@@ -1,0 +1,25 @@
+"""Adapter for standard-library dataclasses (frozen and slotted ones included)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..spec import ModelAdapter
+from .annotated import codecs_for, make_adapter, set_field
+
+
+def adapter(cls: type) -> ModelAdapter:
+    """Build the adapter of a dataclass."""
+    fields = [f for f in dataclasses.fields(cls) if not f.name.startswith("_")]
+    codecs = codecs_for(cls, [f.name for f in fields])
+    init = {f.name for f in fields if f.init}
+
+    def build(values: dict[str, Any]) -> Any:
+        obj = cls(**{k: v for k, v in values.items() if k in init})
+        for name, value in values.items():
+            if name not in init:
+                set_field(obj, name, value)
+        return obj
+
+    return make_adapter(cls, "dataclasses", codecs, build)

@@ -1,0 +1,71 @@
+"""Adapter for Schematics 2 models.
+
+The stored document is exactly ``to_primitive()``, the format redis-schematics
+wrote, so data written by either library reads back in the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schematics import types as st
+from schematics.exceptions import BaseError
+from schematics.types import compound
+
+from ..errors import ValidationError
+from ..spec import FieldSpec, ModelAdapter
+from .values import Kind
+
+# Most specific first: isinstance checks walk this list in order.
+_KINDS: tuple[tuple[type, Kind], ...] = (
+    (st.BooleanType, "bool"),
+    (st.DecimalType, "decimal"),
+    (st.IntType, "int"),
+    (st.FloatType, "float"),
+    (st.NumberType, "float"),
+    (st.DateTimeType, "datetime"),
+    (st.DateType, "date"),
+    (st.UUIDType, "uuid"),
+    (st.StringType, "str"),
+    (compound.ListType, "list"),
+    (compound.DictType, "dict"),
+    (compound.ModelType, "model"),
+)
+
+
+def _field(name: str, type_: Any) -> FieldSpec:
+    for klass, kind in _KINDS:
+        if isinstance(type_, klass):
+            model = type_.model_class if kind == "model" else None
+            return FieldSpec(name, kind, not type_.required, model)
+    return FieldSpec(name, "any", not type_.required)
+
+
+def adapter(cls: type) -> ModelAdapter:
+    """Build the adapter of a Schematics ``Model`` subclass."""
+    model: Any = cls
+    fields = {name: _field(name, type_) for name, type_ in model._fields.items()}
+
+    def dump(obj: Any) -> dict[str, Any]:
+        try:
+            obj.validate()
+            data: dict[str, Any] = obj.to_primitive()
+        except BaseError as exc:
+            raise ValidationError(f"{cls.__name__}: {exc}") from exc
+        return data
+
+    def load(data: Mapping[str, Any]) -> Any:
+        try:
+            return model(dict(data), strict=False)
+        except BaseError as exc:
+            raise ValidationError(f"{cls.__name__}: stored data does not load: {exc}") from exc
+
+    def set_field(obj: Any, name: str, value: Any) -> None:
+        setattr(obj, name, value)
+
+    def assign(target: Any, source: Any) -> None:
+        for name in fields:
+            setattr(target, name, getattr(source, name))
+
+    return ModelAdapter("schematics", fields, dump, load, assign, set_field)

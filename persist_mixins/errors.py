@@ -1,0 +1,73 @@
+"""The exceptions persist_mixins raises.
+
+Every error derives from :class:`PersistError`, so one ``except`` clause catches
+them all, and each also derives from the builtin a caller would guess
+(``KeyError`` for lookups that find the wrong number of objects, ``ValueError``
+for bad input), which keeps redis-schematics code that caught ``KeyError`` working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendConnectionError",
+    "ConfigurationError",
+    "ConflictError",
+    "InvalidLookup",
+    "MultipleFound",
+    "NotFound",
+    "PersistError",
+    "TransactionError",
+    "ValidationError",
+]
+
+
+class PersistError(Exception):
+    """Base class of every error raised by persist_mixins."""
+
+
+class NotFound(PersistError, KeyError):
+    """No stored object matches the lookup, or the object expired or was deleted."""
+
+    def __str__(self) -> str:
+        # KeyError.__str__ quotes its argument; a sentence reads better.
+        return str(self.args[0]) if self.args else "not found"
+
+
+class MultipleFound(PersistError, KeyError):
+    """A lookup that must match exactly one object matched several."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "multiple objects found"
+
+
+class InvalidLookup(PersistError, ValueError):
+    """A lookup names a field the model lacks, an unknown operator, or an unusable value.
+
+    Raised before any I/O, so nothing is read or written.
+    """
+
+
+class ValidationError(PersistError, ValueError):
+    """Model data failed validation; nothing was written.
+
+    The model library's own error, when there is one, is the ``__cause__``.
+    """
+
+
+class ConfigurationError(PersistError):
+    """A class option or a connection setting is wrong; raised at class creation where possible."""
+
+
+class ConflictError(PersistError):
+    """A write clashed with another one (optimistic lock or unique constraint)."""
+
+
+class TransactionError(PersistError):
+    """A transaction was used in a way that would corrupt it."""
+
+
+class BackendConnectionError(PersistError, ConnectionError):
+    """The database server could not be reached; the message names its URL.
+
+    The driver's exception is the ``__cause__``.
+    """

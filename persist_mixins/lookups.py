@@ -1,0 +1,291 @@
+"""Django-style lookups: parsed once, checked before any I/O, evaluated without surprises.
+
+``amount_kg__gte=30`` becomes ``Condition(path=("amount_kg",), op="gte", value=30)``.
+Parsing rejects unknown fields, unknown operators and values of the wrong type
+with :class:`InvalidLookup`, so a typo can never silently match nothing (the
+redis-schematics bug).  Evaluation is shared by every backend that checks
+conditions on decoded objects; ``None`` never satisfies a comparison.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import operator
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidLookup
+from .spec import FieldSpec, ModelSpec
+
+__all__ = ["OPERATORS", "Condition", "evaluate", "matches", "parse_lookups", "pk_from_conditions", "value_at"]
+
+#: Every operator, with its aliases mapped to the canonical name.
+OPERATORS: dict[str, str] = {
+    "eq": "eq", "exact": "eq", "ne": "ne", "not": "ne",
+    "lt": "lt", "lte": "lte", "gt": "gt", "gte": "gte",
+    "in": "in", "not_in": "not_in", "exclude": "not_in",
+    "contains": "contains", "icontains": "icontains",
+    "startswith": "startswith", "endswith": "endswith",
+    "isnull": "isnull", "range": "range",
+}  # fmt: skip
+
+_ORDERED = {"lt", "lte", "gt", "gte", "range"}
+_TEXT = {"icontains", "startswith", "endswith"}
+_NUMBER = (int, float, decimal.Decimal)
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": _NUMBER,
+    "float": _NUMBER,
+    "decimal": _NUMBER,
+    "bool": (bool,),
+    "datetime": (dt.datetime,),
+    "date": (dt.date,),
+    "uuid": (uuid.UUID, str),
+    "list": (list, tuple),
+    "dict": (dict,),
+}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One parsed lookup: a field path, a canonical operator and a checked value."""
+
+    path: tuple[str, ...]
+    op: str
+    value: Any
+    #: The kind of the field at the end of the path (``"any"`` inside dicts).
+    kind: str = "any"
+
+    @property
+    def field(self) -> str:
+        """The top-level field the condition is on."""
+        return self.path[0]
+
+
+def _resolve(spec: ModelSpec, parts: list[str], lookup: str) -> tuple[tuple[str, ...], FieldSpec | None]:
+    from .adapters import build_adapter  # lookups are parsed after adapters exist
+
+    fields: Mapping[str, FieldSpec] | None = spec.fields
+    owner = spec.name
+    found: FieldSpec | None = None
+    path: list[str] = []
+    for i, part in enumerate(parts):
+        if fields is None:  # inside a dict or an untyped value: any key goes
+            path.append(part)
+            found = None
+            continue
+        if part == "pk" and "pk" not in fields and i == 0:
+            if spec.pk_field is None:
+                return ("pk",), FieldSpec("pk", "str", False)
+            part = spec.pk_field
+        if part not in fields:
+            raise InvalidLookup(
+                f"{spec.name}.filter({lookup}=...): {owner} has no field {part!r} "
+                f"(fields: {', '.join(sorted(fields))}; operators: {', '.join(sorted(set(OPERATORS)))})"
+            )
+        found = fields[part]
+        path.append(part)
+        owner = f"{owner}.{part}"
+        if found.kind == "model" and found.model is not None:
+            fields = build_adapter(found.model).fields
+        elif found.kind in ("dict", "any"):
+            fields = None
+        elif i < len(parts) - 1:
+            raise InvalidLookup(
+                f"{spec.name}.filter({lookup}=...): {owner} is a {found.kind}, it has no field {parts[i + 1]!r}"
+            )
+    return tuple(path), found
+
+
+def _check_value(lookup: str, spec: ModelSpec, kind: str, value: Any) -> Any:
+    if value is None:
+        return value
+    accepted = _ACCEPTS.get(kind)
+    if accepted is None:
+        return value
+    ok = isinstance(value, accepted)
+    if ok and isinstance(value, bool) and kind != "bool":
+        ok = False
+    if ok and kind == "date" and isinstance(value, dt.datetime):
+        ok = False
+    if not ok:
+        raise InvalidLookup(
+            f"{spec.name}.filter({lookup}={value!r}): the field holds {kind} values, "
+            f"not {type(value).__name__}"
+        )
+    if kind == "uuid" and isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            raise InvalidLookup(f"{spec.name}.filter({lookup}={value!r}): not a UUID") from None
+    return value
+
+
+def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
+    parts = lookup.split("__")
+    op = "eq"
+    if len(parts) > 1 and parts[-1] in OPERATORS:
+        op = OPERATORS[parts.pop()]
+    if not all(parts):
+        raise InvalidLookup(f"{spec.name}.filter({lookup}=...): malformed lookup")
+    path, field = _resolve(spec, parts, lookup)
+    kind = field.kind if field is not None else "any"
+    pseudo_pk = path == ("pk",) and "pk" not in spec.fields
+
+    def bad(why: str) -> InvalidLookup:
+        return InvalidLookup(f"{spec.name}.filter({lookup}={value!r}): {why}")
+
+    if pseudo_pk and op not in ("eq", "ne", "in", "not_in"):
+        raise bad("the pk built from __unique_together__ supports only eq, ne, in and not_in")
+    if op in _ORDERED and kind in ("list", "dict", "model", "bool"):
+        raise bad(f"{kind} values cannot be ordered")
+    if op == "isnull":
+        if not isinstance(value, bool):
+            raise bad("isnull takes True or False")
+    elif op in ("in", "not_in"):
+        if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+            raise bad(f"{op} takes a list, tuple or set of values")
+        value = tuple(_check_value(lookup, spec, kind, v) for v in value)
+        if pseudo_pk:
+            value = tuple(str(v) for v in value)
+    elif op == "range":
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or len(value := tuple(value)) != 2:
+            raise bad("range takes a (low, high) pair")
+        if value[0] is None or value[1] is None:
+            raise bad("range bounds cannot be None")
+        value = tuple(_check_value(lookup, spec, kind, v) for v in value)
+    elif op in _TEXT:
+        if kind not in ("str", "any") or not isinstance(value, str):
+            raise bad(f"{op} works on text fields with a str value")
+    elif op == "contains":
+        if kind == "str" and not isinstance(value, str):
+            raise bad("contains on a text field takes a str value")
+        if kind not in ("str", "list", "any"):
+            raise bad("contains works on text and list fields")
+    elif op in _ORDERED:
+        if value is None:
+            raise bad(f"{op} cannot compare with None; use isnull")
+        value = _check_value(lookup, spec, kind, value)
+    elif pseudo_pk:
+        value = None if value is None else str(value)
+    else:
+        value = _check_value(lookup, spec, kind, value)
+    return Condition(path, op, value, kind)
+
+
+def parse_lookups(spec: ModelSpec, lookups: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """Parse keyword lookups into conditions.
+
+    Args:
+        spec: the model's spec.
+        lookups: e.g. ``{"amount_kg__gte": 30, "flavour__in": ["vanilla"]}``.
+
+    Returns:
+        One :class:`Condition` per lookup, in the order given.
+
+    Raises:
+        InvalidLookup: an unknown field or operator, or a value the field cannot hold.
+    """
+    return tuple(_parse_one(spec, key, value) for key, value in lookups.items())
+
+
+def value_at(spec: ModelSpec, obj: Any, path: tuple[str, ...]) -> Any:
+    """Read the value at a field path from a model instance (None when absent)."""
+    if path == ("pk",) and "pk" not in spec.fields:
+        return spec.pk_of(obj)
+    value = obj
+    for part in path:
+        if value is None:
+            return None
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        else:
+            value = getattr(value, part, None)
+    return value
+
+
+def _contains(value: Any, wanted: Any) -> bool:
+    if isinstance(value, str):
+        return isinstance(wanted, str) and wanted in value
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        return wanted in value
+    return False
+
+
+def _text(test: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
+    return lambda value, wanted: isinstance(value, str) and test(value, wanted)
+
+
+_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "lt": operator.lt,
+    "lte": operator.le,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "in": lambda value, wanted: value in wanted,
+    "not_in": lambda value, wanted: value not in wanted,
+    "contains": _contains,
+    "icontains": _text(lambda v, w: w.casefold() in v.casefold()),
+    "startswith": _text(str.startswith),
+    "endswith": _text(str.endswith),
+    "range": lambda value, wanted: wanted[0] <= value <= wanted[1],
+}
+
+
+def evaluate(spec: ModelSpec, cond: Condition, obj: Any) -> bool:
+    """Tell whether one condition holds for a model instance.
+
+    ``None`` satisfies only ``isnull=True``, ``eq None``, ``ne`` another value and
+    ``not_in`` a list without None; it never satisfies an ordering comparison.
+
+    Raises:
+        InvalidLookup: the stored value and the lookup value cannot be compared
+            (for example a naive and an aware datetime).
+    """
+    value = value_at(spec, obj, cond.path)
+    if cond.op == "isnull":
+        return (value is None) is cond.value
+    if value is None and cond.op not in ("eq", "ne", "in", "not_in"):
+        return False
+    try:
+        return bool(_TESTS[cond.op](value, cond.value))
+    except TypeError as exc:
+        raise InvalidLookup(
+            f"{spec.name}: cannot compare stored {'__'.join(cond.path)}={value!r} "
+            f"with {cond.op} {cond.value!r}: {exc}"
+        ) from exc
+
+
+def matches(spec: ModelSpec, conditions: tuple[Condition, ...], obj: Any) -> bool:
+    """Tell whether every condition holds for ``obj``."""
+    return all(evaluate(spec, cond, obj) for cond in conditions)
+
+
+def pk_from_conditions(spec: ModelSpec, conditions: tuple[Condition, ...]) -> tuple[str | None, bool]:
+    """Return the pk the conditions pin down by equality, and whether it is certain.
+
+    The pk field itself (or ``pk=`` for a ``__unique_together__`` model without a pk
+    field) pins it for certain.  ``id=`` on a model whose pk field is ``pk``, and
+    equality on every ``__unique_together__`` field, only *suggest* it: that is how
+    a missing pk is filled, but a pk set explicitly wins, so a miss must fall back
+    to a search by values.
+
+    Returns:
+        ``(pk, certain)``; ``(None, False)`` when the conditions do not pin a pk.
+    """
+    eq = {c.path[0]: c.value for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
+    pk_field = spec.pk_field
+    if pk_field is not None and pk_field in eq:
+        return str(eq[pk_field]), True
+    if "pk" in eq and "pk" not in spec.fields:
+        return str(eq["pk"]), True
+    if pk_field != "id" and "id" in spec.fields and "id" in eq:
+        return str(eq["id"]), False
+    unique = spec.options.unique_together
+    if unique and all(name in eq for name in unique):
+        return ".".join(str(eq[name]) for name in unique), pk_field is None
+    return None, False

@@ -1,0 +1,109 @@
+"""What a lazy query asks for, independent of backend and flavour.
+
+:class:`QueryState` is a frozen value (conditions, ordering, offset, limit) that
+``filter()``, ``order_by()``, ``limit()`` and slicing derive new copies of; the
+sync and async query classes and every backend's plans read it.  Ordering of
+decoded objects lives here too, so backends that sort client-side share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .errors import InvalidLookup
+from .lookups import Condition, _resolve, parse_lookups, value_at
+from .spec import ModelSpec
+
+__all__ = ["Ordering", "QueryState", "sort_objects"]
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """One ``order_by`` term: a field path and a direction."""
+
+    path: tuple[str, ...]
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class QueryState:
+    """The parts of a lazy query: conditions, ordering, offset and limit."""
+
+    conditions: tuple[Condition, ...] = ()
+    ordering: tuple[Ordering, ...] = ()
+    offset: int = 0
+    limit: int | None = None
+
+    def where(self, spec: ModelSpec, lookups: Mapping[str, Any]) -> QueryState:
+        """Add conditions (AND); raises :class:`InvalidLookup` on a bad lookup."""
+        return replace(self, conditions=self.conditions + parse_lookups(spec, lookups))
+
+    def ordered(self, spec: ModelSpec, fields: Iterable[str]) -> QueryState:
+        """Replace the ordering with ``'field'`` / ``'-field'`` terms (paths allowed)."""
+        terms = []
+        for term in fields:
+            if not isinstance(term, str) or not term.lstrip("-"):
+                raise InvalidLookup(f"{spec.name}.order_by({term!r}): give field names such as 'name' or '-name'")
+            name = term.lstrip("-")
+            path, field = _resolve(spec, name.split("__"), name)
+            if field is not None and field.kind in ("list", "dict", "model"):
+                raise InvalidLookup(f"{spec.name}.order_by({term!r}): {field.kind} values cannot be ordered")
+            terms.append(Ordering(path, term.startswith("-")))
+        return replace(self, ordering=tuple(terms))
+
+    def limited(self, n: int) -> QueryState:
+        """Keep at most ``n`` results (within any existing limit)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise InvalidLookup(f"limit takes a non-negative int, not {n!r}")
+        return replace(self, limit=n if self.limit is None else min(n, self.limit))
+
+    def sliced(self, item: slice) -> QueryState:
+        """Apply ``q[start:stop]`` on top of the current offset and limit."""
+        if item.step not in (None, 1):
+            raise InvalidLookup("query slices take no step")
+        start, stop = item.start or 0, item.stop
+        if start < 0 or (stop is not None and stop < 0):
+            raise InvalidLookup("query slices take no negative indexes")
+        offset = self.offset + start
+        limit = None if stop is None else max(0, stop - start)
+        if self.limit is not None:
+            room = max(0, self.limit - start)
+            limit = room if limit is None else min(limit, room)
+        return replace(self, offset=offset, limit=limit)
+
+    def window(self, items: list[Any]) -> list[Any]:
+        """Apply offset and limit to a fully read, ordered list."""
+        end = None if self.limit is None else self.offset + self.limit
+        return items[self.offset : end]
+
+
+def sort_objects(spec: ModelSpec, objs: list[Any], ordering: tuple[Ordering, ...], key: Any = None) -> list[Any]:
+    """Sort decoded objects in place by the ordering terms and return them.
+
+    ``None`` sorts last ascending and first descending (as PostgreSQL does).
+
+    Args:
+        spec: the model spec.
+        objs: the items to sort.
+        ordering: the terms, most significant first.
+        key: maps an item to its model instance (items may be ``(key, obj)`` pairs).
+
+    Raises:
+        InvalidLookup: stored values of one field cannot be compared with each other.
+    """
+    get = key or (lambda item: item)
+    try:
+        for term in reversed(ordering):  # stable sorts, least significant first
+            objs.sort(
+                key=lambda item, path=term.path: _sort_key(value_at(spec, get(item), path)),
+                reverse=term.descending,
+            )
+    except TypeError as exc:
+        raise InvalidLookup(f"{spec.name}: stored values cannot be ordered together: {exc}") from exc
+    return objs
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    return (value is None, 0 if value is None else value)

@@ -1,0 +1,146 @@
+"""Plans and the only loops that run them.
+
+A *plan* is a generator that yields backend commands, receives each reply, and
+finally returns a result; it imports no driver and never awaits (the psycopg 3
+``generators.py`` / ``waiting.py`` split).  A streaming plan also yields
+:class:`Emit` markers, one per result item, so results reach the caller while
+the plan is still reading.
+
+The four runners here are the only code that touches both a plan and a driver:
+``run_sync`` / ``run_async`` for plans that return a value, ``iter_sync`` /
+``iter_async`` for plans that stream.  A driver error is thrown into the plan, so
+a plan may handle it; if it does not, it propagates unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+__all__ = ["Emit", "Plan", "collect", "iter_async", "iter_sync", "run_async", "run_sync"]
+
+T = TypeVar("T")
+
+#: A plan: yields commands (and Emit markers), receives replies, returns T.
+Plan = Generator[Any, Any, T]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit(Generic[T]):
+    """Yielded by a streaming plan to hand one result item to the caller."""
+
+    value: T
+
+
+def _step(plan: Plan[Any], reply: Any, error: BaseException | None) -> Any:
+    if error is not None:
+        return plan.throw(error)
+    return plan.send(reply)
+
+
+def run_sync(execute: Callable[[Any], Any], plan: Plan[T]) -> T:
+    """Run a plan to completion with a blocking ``execute(command) -> reply``.
+
+    Returns:
+        The plan's return value.
+    """
+    try:
+        command = next(plan)
+        while True:
+            if isinstance(command, Emit):
+                raise TypeError("streaming plan given to run_sync; use iter_sync")
+            try:
+                reply, error = execute(command), None
+            except Exception as exc:  # handed to the plan, which may handle it
+                reply, error = None, exc
+            command = _step(plan, reply, error)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        plan.close()
+
+
+async def run_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[T]) -> T:
+    """Run a plan to completion with an awaitable ``execute(command) -> reply``.
+
+    Returns:
+        The plan's return value.
+    """
+    try:
+        command = next(plan)
+        while True:
+            if isinstance(command, Emit):
+                raise TypeError("streaming plan given to run_async; use iter_async")
+            try:
+                reply, error = await execute(command), None
+            except Exception as exc:
+                reply, error = None, exc
+            command = _step(plan, reply, error)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        plan.close()
+
+
+def iter_sync(execute: Callable[[Any], Any], plan: Plan[Any]) -> Iterator[Any]:
+    """Run a streaming plan, yielding each item it emits as soon as it is emitted."""
+    try:
+        command = next(plan)
+        while True:
+            if isinstance(command, Emit):
+                yield command.value
+                command = next(plan)
+                continue
+            try:
+                reply, error = execute(command), None
+            except Exception as exc:
+                reply, error = None, exc
+            command = _step(plan, reply, error)
+    except StopIteration:
+        return
+    finally:
+        plan.close()
+
+
+async def iter_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[Any]) -> AsyncIterator[Any]:
+    """Run a streaming plan with an async driver, yielding each emitted item."""
+    try:
+        command = next(plan)
+        while True:
+            if isinstance(command, Emit):
+                yield command.value
+                command = next(plan)
+                continue
+            try:
+                reply, error = await execute(command), None
+            except Exception as exc:
+                reply, error = None, exc
+            command = _step(plan, reply, error)
+    except StopIteration:
+        return
+    finally:
+        plan.close()
+
+
+def collect(plan: Plan[Any], limit: int | None = None) -> Plan[list[Any]]:
+    """Turn a streaming plan into a plan that returns its items as a list.
+
+    Used inside other plans (``yield from collect(...)``); with ``limit`` it stops
+    reading as soon as it has that many items.
+    """
+    out: list[Any] = []
+    try:
+        command = next(plan)
+        while True:
+            if isinstance(command, Emit):
+                out.append(command.value)
+                if limit is not None and len(out) >= limit:
+                    return out
+                command = next(plan)
+            else:
+                command = plan.send((yield command))
+    except StopIteration:
+        return out
+    finally:
+        plan.close()

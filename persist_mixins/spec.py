@@ -1,0 +1,267 @@
+"""ModelSpec: everything a plan needs to know about a model class, built once per class.
+
+Plans never touch Schematics, pydantic, attrs or dataclasses directly: they see a
+:class:`ModelSpec` (field names and kinds, pk rules, key prefix, expiry) and the
+adapter callables it carries (dump to primitives, load from primitives, assign in
+place).  Class options are checked here, at class creation, so a typo in
+``__unique_together__`` fails when the module is imported rather than on the
+first write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import typing
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .adapters.values import Kind
+from .errors import ConfigurationError, ValidationError
+
+__all__ = ["FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "read_options", "to_millis"]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One persisted field: its name, kind and, for nested models, the nested spec."""
+
+    name: str
+    kind: Kind
+    nullable: bool = True
+    #: For ``kind == "model"``: the nested model class (lookups follow paths into it).
+    model: type | None = None
+
+
+@dataclass(frozen=True)
+class ModelAdapter:
+    """The four operations a model library must provide, as plain callables.
+
+    ``dump`` validates and returns a dict of JSON primitives (raising
+    :class:`ValidationError`); ``load`` builds an instance from such a dict;
+    ``assign`` copies every field of a loaded instance onto an existing one;
+    ``set_field`` sets one attribute, frozen classes included.
+    """
+
+    library: str
+    fields: Mapping[str, FieldSpec]
+    dump: Callable[[Any], dict[str, Any]]
+    load: Callable[[Mapping[str, Any]], Any]
+    assign: Callable[[Any, Any], None]
+    set_field: Callable[[Any, str, Any], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The class options (``__expire__`` ...), checked and normalised."""
+
+    expire_ms: int | None
+    unique_together: tuple[str, ...]
+    pk_field: str | None
+    key_prefix: str
+    table: str
+    indexes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model class as the plans see it.
+
+    Built once per class by the mixin and cached on it (``__persist_spec__``).
+    """
+
+    cls: type
+    name: str
+    options: Options
+    adapter: ModelAdapter
+    fields: Mapping[str, FieldSpec] = field(repr=False)
+
+    @property
+    def pk_field(self) -> str | None:
+        """The field that holds the pk, or None when the pk comes from ``__unique_together__`` only."""
+        return self.options.pk_field
+
+    def pk_of(self, obj: Any) -> str | None:
+        """Return the object's pk as a string, or None when it has none yet."""
+        opts = self.options
+        if opts.pk_field is not None:
+            value = getattr(obj, opts.pk_field, None)
+            if value is not None and value != "":
+                return str(value)
+        if opts.pk_field != "id" and "id" in self.fields:
+            value = getattr(obj, "id", None)
+            if value is not None and value != "":
+                return str(value)
+        if opts.unique_together:
+            parts = [getattr(obj, name, None) for name in opts.unique_together]
+            if all(p is not None and p != "" for p in parts):
+                return ".".join(str(p) for p in parts)
+        return None
+
+    def ensure_pk(self, obj: Any) -> str:
+        """Return the object's pk, filling it first when missing (the pk rules of DESIGN.md §1).
+
+        Order: the pk field; the ``id`` field; ``__unique_together__``; a fresh uuid4 hex.
+
+        Raises:
+            ValidationError: a ``__unique_together__`` field is empty, or the pk field is
+                not a string and so cannot hold a generated key.
+        """
+        pk = self.pk_of(obj)
+        opts = self.options
+        if pk is None:
+            if opts.unique_together:
+                empty = [n for n in opts.unique_together if getattr(obj, n, None) in (None, "")]
+                raise ValidationError(
+                    f"{self.name}: the pk is built from __unique_together__ {opts.unique_together!r}, "
+                    f"but {', '.join(empty)} is empty; set it before saving"
+                )
+            kind = self.fields[opts.pk_field].kind if opts.pk_field else "str"
+            if kind not in ("str", "any", "uuid"):
+                raise ValidationError(
+                    f"{self.name}.{opts.pk_field} is the pk, of kind {kind}, and is empty: "
+                    "this backend cannot generate such a key; set it before saving"
+                )
+            generated = uuid.uuid4()
+            pk = generated.hex
+            assert opts.pk_field is not None
+            self.adapter.set_field(obj, opts.pk_field, generated if kind == "uuid" else pk)
+            if kind == "uuid":
+                pk = str(generated)
+        elif opts.pk_field is not None and getattr(obj, opts.pk_field, None) in (None, ""):
+            # Keep the stored document self-describing, as redis-schematics did.
+            self.adapter.set_field(obj, opts.pk_field, self._coerce_pk(pk))
+        return pk
+
+    def _coerce_pk(self, pk: str) -> Any:
+        assert self.options.pk_field is not None
+        kind = self.fields[self.options.pk_field].kind
+        if kind == "int":
+            return int(pk)
+        if kind == "uuid":
+            return uuid.UUID(pk)
+        return pk
+
+
+def to_millis(value: Any, what: str) -> int | None:
+    """Convert an expiry (seconds as int/float, or a timedelta) to whole milliseconds.
+
+    Sub-second precision is kept (2.5 -> 2500).  None means "never expires".
+
+    Raises:
+        TypeError: the value is not a number or timedelta.
+        ValueError: the value is not positive and finite.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise TypeError(f"{what} must be seconds (int or float) or a timedelta, not {type(value).__name__} {value!r}")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"{what} must be a positive number of seconds, not {value!r}")
+    return max(1, round(seconds * 1000))
+
+
+def _class_option(cls: type, *names: str) -> Any:
+    for name in names:
+        for klass in cls.__mro__:
+            if name in klass.__dict__:
+                return klass.__dict__[name]
+    return None
+
+
+def declared_field_names(cls: type) -> set[str]:
+    """Field names visible at class creation, before any model library has finished.
+
+    Dataclass and attrs decorators, and Schematics' metaclass, run after
+    ``__init_subclass__``; their fields are already visible as annotations or
+    as Schematics descriptors in the class namespaces.
+    """
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is object:
+            continue
+        for name, annotation in klass.__dict__.get("__annotations__", {}).items():
+            if name.startswith("_") or "ClassVar" in str(annotation):
+                continue
+            names.add(name)
+        for name, value in klass.__dict__.items():
+            if type(value).__module__.startswith("schematics") and not name.startswith("_"):
+                names.add(name)
+    return names
+
+
+def _names(cls: type, option: str, value: Any, fields: set[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, (tuple, list)):
+        raise ConfigurationError(f"{cls.__name__}.{option} must be a tuple of field names, not {value!r}")
+    unknown = [n for n in value if n not in fields]
+    if unknown:
+        raise ConfigurationError(
+            f"{cls.__name__}.{option} names {', '.join(map(repr, unknown))}, which "
+            f"{'is not a field' if len(unknown) == 1 else 'are not fields'} of {cls.__name__} "
+            f"(fields: {', '.join(sorted(fields)) or 'none'})"
+        )
+    return tuple(value)
+
+
+def read_options(cls: type, fields: set[str]) -> Options:
+    """Read and check the class options of ``cls`` against its field names.
+
+    Raises:
+        ConfigurationError: an option has the wrong type or names an unknown field;
+            the message names the class and the option.
+    """
+    name = cls.__name__
+    try:
+        expire_ms = to_millis(_class_option(cls, "__expire__"), f"{name}.__expire__")
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(str(exc)) from None
+
+    unique = _class_option(cls, "__unique_together__", "__unique_args__")
+    unique_together = _names(cls, "__unique_together__", unique, fields)
+
+    pk_field = _class_option(cls, "__pk_field__")
+    if pk_field is not None:
+        if not isinstance(pk_field, str) or pk_field not in fields:
+            raise ConfigurationError(f"{name}.__pk_field__ = {pk_field!r} is not a field of {name}")
+    elif "pk" in fields:
+        pk_field = "pk"
+    elif "id" in fields:
+        pk_field = "id"
+    elif not unique_together:
+        raise ConfigurationError(
+            f"{name} has no pk: declare a 'pk' or 'id' field, set __pk_field__, or set __unique_together__"
+        )
+
+    prefix = _class_option(cls, "__key_prefix__")
+    if prefix is None:
+        prefix = name
+    if not isinstance(prefix, str) or not prefix:
+        raise ConfigurationError(f"{name}.__key_prefix__ must be a non-empty string, not {prefix!r}")
+
+    table = _class_option(cls, "__table__")
+    if table is None:
+        table = name.lower()
+    if not isinstance(table, str) or not table:
+        raise ConfigurationError(f"{name}.__table__ must be a non-empty string, not {table!r}")
+
+    indexes = _names(cls, "__indexes__", _class_option(cls, "__indexes__"), fields)
+    return Options(expire_ms, unique_together, pk_field, prefix, table, indexes)
+
+
+def resolve_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints`` that tolerates unresolvable forward references."""
+    try:
+        return typing.get_type_hints(cls, include_extras=True)
+    except Exception:  # noqa: BLE001 - a bad forward ref must not hide the other fields
+        hints: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            hints.update(klass.__dict__.get("__annotations__", {}))
+        return hints

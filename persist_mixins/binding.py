@@ -66,7 +66,7 @@ def spec_of(cls: type) -> ModelSpec:
     if spec is None:
         spec = _build_spec(cls)
         type.__setattr__(cls, _SPEC_ATTR, spec)
-    return spec  # type: ignore[no-any-return]
+    return spec
 
 
 def _build_spec(cls: type) -> ModelSpec:

@@ -113,8 +113,7 @@ def _check_value(lookup: str, spec: ModelSpec, kind: str, value: Any) -> Any:
         ok = False
     if not ok:
         raise InvalidLookup(
-            f"{spec.name}.filter({lookup}={value!r}): the field holds {kind} values, "
-            f"not {type(value).__name__}"
+            f"{spec.name}.filter({lookup}={value!r}): the field holds {kind} values, not {type(value).__name__}"
         )
     if kind == "uuid" and isinstance(value, str):
         try:
@@ -255,8 +254,7 @@ def evaluate(spec: ModelSpec, cond: Condition, obj: Any) -> bool:
         return bool(_TESTS[cond.op](value, cond.value))
     except TypeError as exc:
         raise InvalidLookup(
-            f"{spec.name}: cannot compare stored {'__'.join(cond.path)}={value!r} "
-            f"with {cond.op} {cond.value!r}: {exc}"
+            f"{spec.name}: cannot compare stored {'__'.join(cond.path)}={value!r} with {cond.op} {cond.value!r}: {exc}"
         ) from exc
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from .binding import REDIS, Backend, check_class, spec_of
 from .query import QueryState
-from .run import collect, iter_sync, run_sync
+from .run import iter_sync, run_sync
 
 if TYPE_CHECKING:
     from typing_extensions import Self

@@ -8,7 +8,7 @@ decoded objects lives here too, so backends that sort client-side share it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -79,7 +79,9 @@ class QueryState:
         return items[self.offset : end]
 
 
-def sort_objects(spec: ModelSpec, objs: list[Any], ordering: tuple[Ordering, ...], key: Any = None) -> list[Any]:
+def sort_objects(
+    spec: ModelSpec, objs: list[Any], ordering: tuple[Ordering, ...], key: Callable[[Any], Any] | None = None
+) -> list[Any]:
     """Sort decoded objects in place by the ordering terms and return them.
 
     ``None`` sorts last ascending and first descending (as PostgreSQL does).
@@ -93,17 +95,17 @@ def sort_objects(spec: ModelSpec, objs: list[Any], ordering: tuple[Ordering, ...
     Raises:
         InvalidLookup: stored values of one field cannot be compared with each other.
     """
-    get = key or (lambda item: item)
+
+    def sort_key(path: tuple[str, ...]) -> Callable[[Any], tuple[bool, Any]]:
+        def of(item: Any) -> tuple[bool, Any]:
+            value = value_at(spec, key(item) if key is not None else item, path)
+            return (value is None, 0 if value is None else value)
+
+        return of
+
     try:
         for term in reversed(ordering):  # stable sorts, least significant first
-            objs.sort(
-                key=lambda item, path=term.path: _sort_key(value_at(spec, get(item), path)),
-                reverse=term.descending,
-            )
+            objs.sort(key=sort_key(term.path), reverse=term.descending)
     except TypeError as exc:
         raise InvalidLookup(f"{spec.name}: stored values cannot be ordered together: {exc}") from exc
     return objs
-
-
-def _sort_key(value: Any) -> tuple[bool, Any]:
-    return (value is None, 0 if value is None else value)

@@ -52,7 +52,7 @@ def run_sync(execute: Callable[[Any], Any], plan: Plan[T]) -> T:
                 raise TypeError("streaming plan given to run_sync; use iter_sync")
             try:
                 reply, error = execute(command), None
-            except Exception as exc:  # handed to the plan, which may handle it
+            except Exception as exc:  # noqa: BLE001 - handed to the plan, which may handle or re-raise it
                 reply, error = None, exc
             command = _step(plan, reply, error)
     except StopIteration as stop:
@@ -74,7 +74,7 @@ async def run_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[T]) -> 
                 raise TypeError("streaming plan given to run_async; use iter_async")
             try:
                 reply, error = await execute(command), None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to the plan
                 reply, error = None, exc
             command = _step(plan, reply, error)
     except StopIteration as stop:
@@ -94,7 +94,7 @@ def iter_sync(execute: Callable[[Any], Any], plan: Plan[Any]) -> Iterator[Any]:
                 continue
             try:
                 reply, error = execute(command), None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to the plan
                 reply, error = None, exc
             command = _step(plan, reply, error)
     except StopIteration:
@@ -114,7 +114,7 @@ async def iter_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[Any]) 
                 continue
             try:
                 reply, error = await execute(command), None
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to the plan
                 reply, error = None, exc
             command = _step(plan, reply, error)
     except StopIteration:

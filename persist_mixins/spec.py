@@ -11,6 +11,7 @@ first write.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
 import typing
 import uuid
@@ -186,7 +187,7 @@ def declared_field_names(cls: type) -> set[str]:
     for klass in cls.__mro__:
         if klass is object:
             continue
-        for name, annotation in klass.__dict__.get("__annotations__", {}).items():
+        for name, annotation in inspect.get_annotations(klass).items():
             if name.startswith("_") or "ClassVar" in str(annotation):
                 continue
             names.add(name)
@@ -263,5 +264,5 @@ def resolve_hints(cls: type) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - a bad forward ref must not hide the other fields
         hints: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
-            hints.update(klass.__dict__.get("__annotations__", {}))
+            hints.update(inspect.get_annotations(klass))
         return hints

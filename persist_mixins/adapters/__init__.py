@@ -40,7 +40,8 @@ def library_of(cls: type) -> str:
 def build_adapter(cls: type) -> ModelAdapter:
     """Return the adapter for a model class (cached per class)."""
     module = importlib.import_module(f".{library_of(cls)}", __name__)
-    return module.adapter(cls)
+    adapter: ModelAdapter = module.adapter(cls)
+    return adapter
 
 
 def nested_codec(cls: type) -> Codec | None:

@@ -7,6 +7,7 @@ non-ClassVar annotations of the class and its bases.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ..spec import ModelAdapter, declared_field_names
@@ -19,7 +20,7 @@ def adapter(cls: type) -> ModelAdapter:
     codecs = codecs_for(cls, names)
 
     def build(values: dict[str, Any]) -> Any:
-        obj = cls.__new__(cls)
+        obj: Any = object.__new__(cls)
         for name in names:
             set_field(obj, name, values.get(name, getattr(cls, name, None)))
         return obj
@@ -30,6 +31,6 @@ def adapter(cls: type) -> ModelAdapter:
 def _ordered_annotations(cls: type) -> list[str]:
     seen: dict[str, None] = {}
     for klass in reversed(cls.__mro__):
-        for name in klass.__dict__.get("__annotations__", {}):
+        for name in inspect.get_annotations(klass):
             seen[name] = None
     return list(seen)

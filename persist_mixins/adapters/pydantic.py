@@ -22,8 +22,7 @@ def adapter(cls: type) -> ModelAdapter:
     """Build the adapter of a pydantic ``BaseModel`` subclass."""
     model: Any = cls
     fields = {
-        name: field_spec(name, codec_for(info.annotation, nested_codec))
-        for name, info in model.model_fields.items()
+        name: field_spec(name, codec_for(info.annotation, nested_codec)) for name, info in model.model_fields.items()
     }
     validator = model.__pydantic_validator__
 

@@ -35,11 +35,12 @@ _KINDS: tuple[tuple[type, Kind], ...] = (
 
 
 def _field(name: str, type_: Any) -> FieldSpec:
+    nullable = not getattr(type_, "required", False)
     for klass, kind in _KINDS:
         if isinstance(type_, klass):
-            model = type_.model_class if kind == "model" else None
-            return FieldSpec(name, kind, not type_.required, model)
-    return FieldSpec(name, "any", not type_.required)
+            model = getattr(type_, "model_class", None) if kind == "model" else None
+            return FieldSpec(name, kind, nullable, model)
+    return FieldSpec(name, "any", nullable)
 
 
 def adapter(cls: type) -> ModelAdapter:

@@ -183,11 +183,11 @@ def codec_for(annotation: Any, nested: NestedResolver) -> Codec:
         inner = codec_for(args[0], nested) if len(args) == 1 else _ANY
         return _nullable(inner)
     if origin in (list, set, frozenset, tuple, Sequence) or annotation in (list, set, tuple):
-        args = typing.get_args(annotation)
-        return _list_of(codec_for(args[0], nested) if args else _ANY)
+        items = typing.get_args(annotation)
+        return _list_of(codec_for(items[0], nested) if items else _ANY)
     if origin in (dict, Mapping) or annotation is dict:
-        args = typing.get_args(annotation)
-        return _dict_of(codec_for(args[1], nested) if len(args) == 2 else _ANY)
+        pair = typing.get_args(annotation)
+        return _dict_of(codec_for(pair[1], nested) if len(pair) == 2 else _ANY)
     if annotation in _SCALARS:
         return _SCALARS[annotation]
     if isinstance(annotation, type):

@@ -61,10 +61,10 @@ class RedisDriver:
         """Send one command (or one pipeline) and return its reply."""
         try:
             if type(command) is Command:
-                return self.client.execute_command(*command.args)
+                return self.client.execute_command(*command.args)  # type: ignore[no-untyped-call]
             pipe = self.client.pipeline(transaction=command.transaction)  # type: ignore[union-attr]
             for cmd in command.commands:  # type: ignore[union-attr]
-                pipe.execute_command(*cmd.args)
+                pipe.execute_command(*cmd.args)  # type: ignore[no-untyped-call]
             return pipe.execute()
         except _FAILURES as exc:
             raise _failure(self.url, exc) from exc
@@ -84,7 +84,7 @@ class AsyncRedisDriver:
         """Send one command (or one pipeline) and return its reply."""
         try:
             if type(command) is Command:
-                return await self.client.execute_command(*command.args)
+                return await self.client.execute_command(*command.args)  # type: ignore[no-untyped-call]
             pipe = self.client.pipeline(transaction=command.transaction)  # type: ignore[union-attr]
             for cmd in command.commands:  # type: ignore[union-attr]
                 pipe.execute_command(*cmd.args)
@@ -116,7 +116,7 @@ def sync_driver(cls: type) -> RedisDriver:
     if isinstance(value, str):
         client = _sync_clients.get(value)
         if client is None:
-            client = _sync_clients[value] = redis.Redis.from_url(value, **_CLIENT_DEFAULTS)  # type: ignore[arg-type]
+            client = _sync_clients[value] = redis.Redis.from_url(value, **_CLIENT_DEFAULTS)
         driver = RedisDriver(client, _safe_url(value))
     elif isinstance(value, redis.Redis):
         driver = RedisDriver(value, _client_url(value))

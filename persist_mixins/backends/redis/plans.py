@@ -152,8 +152,8 @@ def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
 
 def purge_expired(spec: ModelSpec) -> Plan[int]:
     """``purge_expired()``: Redis drops expired strings itself, and without indexes nothing is left behind."""
+    yield from ()  # a plan with nothing to send
     return 0
-    yield  # pragma: no cover - makes this a generator
 
 
 def _scan(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:

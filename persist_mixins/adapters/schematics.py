@@ -46,7 +46,7 @@ def _field(name: str, type_: Any) -> FieldSpec:
 def adapter(cls: type) -> ModelAdapter:
     """Build the adapter of a Schematics ``Model`` subclass."""
     model: Any = cls
-    fields = {name: _field(name, type_) for name, type_ in model._fields.items()}
+    fields = {name: _field(name, type_) for name, type_ in model._schema.fields.items()}
 
     def dump(obj: Any) -> dict[str, Any]:
         try:

@@ -1,0 +1,153 @@
+"""redis-schematics compatibility: its README runs with the import changed, data moves both ways, bugs stay fixed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis_schematics
+from schematics import models, types
+
+from persist_mixins import InvalidLookup, MultipleFound, NotFound, SimpleRedisMixin
+from persist_mixins.backends.redis import driver as redis_driver
+from persist_mixins.binding import spec_of
+
+
+@pytest.fixture
+def IceCreamModel(prefix: str) -> type:
+    """The model of redis-schematics' README quickstart, with persist_mixins' SimpleRedisMixin."""
+
+    class IceCreamModel(models.Model, SimpleRedisMixin):
+        __key_prefix__ = prefix
+        pk = types.StringType()  # Just include a pk
+        id = types.StringType()
+        flavour = types.StringType()
+        amount_kg = types.IntType()
+        best_before = types.DateTimeType()
+
+    return IceCreamModel
+
+
+def test_readme_quickstart_runs_with_only_the_import_changed(IceCreamModel: Any) -> None:
+    """The README's quickstart works unchanged except for its one typo, which now raises InvalidLookup."""
+    vanilla = IceCreamModel(
+        dict(
+            id="vanilla",
+            flavour="Sweet Vanilla",
+            amount_kg=42,
+            best_before=datetime_now() + dt.timedelta(days=2),
+        )
+    )
+    chocolate = IceCreamModel(
+        dict(
+            id="chocolate",
+            flavour="Delicious Chocolate",
+            amount_kg=12,
+            best_before=datetime_now() + dt.timedelta(days=3),
+        )
+    )
+    vanilla.set()
+    chocolate.set()
+
+    assert IceCreamModel.match_for_pk("vanilla").flavour == "Sweet Vanilla"
+    # The README writes `amount__gte`, a field the model does not have: redis-schematics
+    # silently compared None (and crashed on Python 3); persist_mixins names the typo.
+    with pytest.raises(InvalidLookup, match="no field 'amount'"):
+        IceCreamModel.match_for_values(amount__gte=30)
+    assert IceCreamModel.match_for_values(amount_kg__gte=30).id == "vanilla"
+
+    assert IceCreamModel.match(id="vanilla").amount_kg == 42  # match on pk
+    with pytest.raises(MultipleFound):  # both flavours are still good: more than one match
+        IceCreamModel.match(best_before__gte=datetime_now())
+
+    vanilla.refresh()
+    assert len(IceCreamModel.all()) == 2
+    with pytest.raises(InvalidLookup):
+        IceCreamModel.filter(amount__gte=30)
+    assert [o.id for o in IceCreamModel.filter(amount_kg__gte=30)] == ["vanilla"]
+
+    vanilla.delete()
+    with pytest.raises(NotFound):
+        IceCreamModel.match_for_pk("vanilla")
+
+
+def datetime_now() -> dt.datetime:
+    """``datetime.now()``, as the README calls it."""
+    return dt.datetime.now()
+
+
+@pytest.fixture
+def legacy(prefix: str, redis_client: redis.Redis) -> Iterator[type]:
+    """The same model on redis-schematics 0.3.1 itself, sharing the key prefix."""
+
+    class IceCreamModel(models.Model, redis_schematics.SimpleRedisMixin):
+        __redis_client__ = redis_client
+        pk = types.StringType()
+        id = types.StringType()
+        flavour = types.StringType()
+        amount_kg = types.IntType()
+        best_before = types.DateTimeType()
+
+        @property
+        def __prefix__(self) -> str:
+            return prefix
+
+    yield IceCreamModel
+
+
+def test_data_written_by_redis_schematics_reads_back(IceCreamModel: Any, legacy: Any) -> None:
+    """Objects redis-schematics stored are found, decoded and filtered by persist_mixins."""
+    best = dt.datetime(2030, 5, 6, 7, 8, 9, 123456)
+    legacy(dict(id="vanilla", flavour="Vanilla", amount_kg=42, best_before=best)).set()
+    found = IceCreamModel.match(id="vanilla")
+    assert (found.pk, found.flavour, found.amount_kg, found.best_before) == ("vanilla", "Vanilla", 42, best)
+    assert IceCreamModel.count(amount_kg__gte=40) == 1
+
+
+def test_data_written_by_persist_mixins_reads_back_in_redis_schematics(IceCreamModel: Any, legacy: Any) -> None:
+    """Objects persist_mixins stored are read by redis-schematics' match_for_pk and all()."""
+    best = dt.datetime(2030, 5, 6, 7, 8, 9, 123456)
+    IceCreamModel(dict(id="mint", flavour="Mint", amount_kg=3, best_before=best)).set()
+    old = legacy.match_for_pk("mint")
+    assert (old.flavour, old.amount_kg, old.best_before) == ("Mint", 3, best)
+    assert [o.id for o in legacy.all()] == ["mint"]
+
+
+def test_none_values_never_raise_in_comparisons(IceCreamModel: Any) -> None:
+    """Objects with None fields are skipped by ordering lookups instead of raising TypeError."""
+    IceCreamModel(dict(id="empty")).set()
+    IceCreamModel(dict(id="full", amount_kg=5, best_before=dt.datetime(2030, 1, 1))).set()
+    assert [o.id for o in IceCreamModel.filter(amount_kg__gte=1)] == ["full"]
+    assert [o.id for o in IceCreamModel.filter(best_before__lt=dt.datetime(2031, 1, 1))] == ["full"]
+    assert sorted(o.id for o in IceCreamModel.filter(amount_kg__ne=5)) == ["empty"]
+
+
+def test_key_expiring_between_listing_and_reading_is_skipped(
+    IceCreamModel: Any, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An object that disappears after SCAN listed it and before MGET read it is skipped, not a crash."""
+    for pk in ("a", "b", "c"):
+        IceCreamModel(dict(id=pk, amount_kg=1)).set()
+    spec = spec_of(IceCreamModel)
+    real = redis_driver.RedisDriver.execute
+
+    def execute_then_expire(self: Any, command: Any) -> Any:
+        reply = real(self, command)
+        if getattr(command, "args", ("",))[0] == "SCAN":
+            redis_client.delete(f"{spec.options.key_prefix}:b")  # expires in the gap
+        return reply
+
+    monkeypatch.setattr(redis_driver.RedisDriver, "execute", execute_then_expire)
+    assert sorted(o.id for o in IceCreamModel.all()) == ["a", "c"]
+
+
+def test_configure_supplies_the_client_when_the_model_has_none(
+    IceCreamModel: Any, prefix: str, redis_client: redis.Redis
+) -> None:
+    """A model without ``__redis_client__`` writes through the connection given to configure()."""
+    IceCreamModel(dict(id="x", amount_kg=1)).set()
+    assert redis_client.exists(f"{prefix}:x") == 1
+    assert IceCreamModel.match(pk="x").amount_kg == 1

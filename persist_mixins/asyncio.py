@@ -214,6 +214,11 @@ class AsyncPersistMixin:
         return int(await cls._persist_run("purge_expired"))
 
     @classmethod
+    async def reindex(cls) -> int:
+        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared; return how many."""
+        return int(await cls._persist_run("reindex"))
+
+    @classmethod
     def _where(cls, lookups: dict[str, Any]) -> QueryState:
         return QueryState().where(spec_of(cls), lookups)
 

@@ -85,9 +85,12 @@ class Query(Generic[M]):
     @overload
     def __getitem__(self, item: slice) -> list[M]: ...
     def __getitem__(self, item: int | slice) -> M | list[M]:
-        """``q[i]`` -> one object (IndexError past the end); ``q[a:b]`` -> a list, reading only that window."""
-        if self._cache is not None or (isinstance(item, int) and item < 0):
-            return self._fetch_all()[item]
+        """``q[i]`` -> one object (IndexError past the end); ``q[a:b]`` -> a list, as for a list.
+
+        Non-negative indexes and slices read only the window they return.
+        """
+        if self._cache is not None or not _is_window(item):
+            return self._fetch_all()[item]  # negative indexes and steps need the whole list
         if isinstance(item, slice):
             return list(self._derive(self._state.sliced(item)))
         found = list(self._derive(self._state.sliced(slice(item, item + 1))))
@@ -120,6 +123,13 @@ class Query(Generic[M]):
 
     def __repr__(self) -> str:
         return f"<Query {self._model.__name__} {self._state}>"
+
+
+def _is_window(item: int | slice) -> bool:
+    """True when ``q[item]`` can be answered by reading only a window (no negatives, no step)."""
+    if isinstance(item, int):
+        return item >= 0
+    return item.step in (None, 1) and (item.start or 0) >= 0 and (item.stop is None or item.stop >= 0)
 
 
 class PersistMixin:
@@ -244,6 +254,22 @@ class PersistMixin:
     def purge_expired(cls) -> int:
         """Remove what expired objects left behind; return how many objects that concerned."""
         return int(cls._persist_run("purge_expired"))
+
+    @classmethod
+    def reindex(cls) -> int:
+        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared.
+
+        Objects written by redis-schematics, or before the model declared ``__indexes__``,
+        move to the indexed layout with their remaining TTL; progress is logged to the
+        ``persist_mixins`` logger.
+
+        Returns:
+            How many objects were indexed.
+
+        Raises:
+            ConfigurationError: the model declares no ``__indexes__``.
+        """
+        return int(cls._persist_run("reindex"))
 
     @classmethod
     def _where(cls, lookups: dict[str, Any]) -> QueryState:

@@ -66,7 +66,7 @@ class Options:
     indexes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: one spec per class, usable as a dict key
 class ModelSpec:
     """A model class as the plans see it.
 

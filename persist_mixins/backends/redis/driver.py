@@ -19,7 +19,7 @@ import redis.asyncio
 
 from ... import config
 from ...errors import BackendConnectionError, ConfigurationError
-from .plans import Command, Pipeline
+from .commands import Command, Pipeline, ScriptMissing
 
 __all__ = ["AsyncRedisDriver", "RedisDriver", "aclose", "async_driver", "close", "sync_driver"]
 
@@ -68,6 +68,8 @@ class RedisDriver:
             return pipe.execute()
         except _FAILURES as exc:
             raise _failure(self.url, exc) from exc
+        except redis.exceptions.NoScriptError as exc:
+            raise ScriptMissing(str(exc)) from exc
 
 
 class AsyncRedisDriver:
@@ -91,6 +93,8 @@ class AsyncRedisDriver:
             return await pipe.execute()
         except _FAILURES as exc:
             raise _failure(self.url, exc) from exc
+        except redis.exceptions.NoScriptError as exc:
+            raise ScriptMissing(str(exc)) from exc
 
 
 _sync_clients: dict[str, redis.Redis] = {}

@@ -15,7 +15,10 @@ import orjson
 from ...errors import ValidationError
 from ...spec import ModelSpec
 
-__all__ = ["decode", "encode", "escape_glob", "key_for", "pk_of_key", "scan_pattern"]
+__all__ = [
+    "decode", "encode", "entries_key", "entries_prefix", "escape_glob", "index_key", "key_for",
+    "legacy_key_for", "null_key", "object_prefix", "pk_of_key", "scan_pattern", "schedule_key",
+]  # fmt: skip
 
 _GLOB = re.compile(r"([*?\[\]\\])")
 
@@ -25,20 +28,71 @@ def escape_glob(text: str) -> str:
     return _GLOB.sub(r"\\\1", text)
 
 
+def object_prefix(spec: ModelSpec) -> str:
+    """What every object key of a model starts with (before the pk).
+
+    Models without ``__indexes__`` use ``{prefix}:`` exactly as redis-schematics did.
+    Indexed models wrap the prefix in a hash tag, ``{{prefix}}:``, so an object and
+    its index entries live in one Redis Cluster slot and one script can update both.
+    """
+    prefix = spec.options.key_prefix
+    return f"{{{prefix}}}:" if spec.options.indexes else f"{prefix}:"
+
+
 def key_for(spec: ModelSpec, pk: str) -> str:
     """The key of the object with this pk."""
+    return object_prefix(spec) + pk
+
+
+def legacy_key_for(spec: ModelSpec, pk: str) -> str:
+    """Where an object lived before the model declared ``__indexes__`` (redis-schematics layout)."""
     return f"{spec.options.key_prefix}:{pk}"
 
 
-def scan_pattern(spec: ModelSpec) -> str:
+def scan_pattern(spec: ModelSpec, *, legacy: bool = False) -> str:
     """The SCAN MATCH pattern for every object of a model; the prefix is escaped."""
-    return escape_glob(spec.options.key_prefix) + ":*"
+    start = f"{spec.options.key_prefix}:" if legacy else object_prefix(spec)
+    return escape_glob(start) + "*"
 
 
-def pk_of_key(spec: ModelSpec, key: bytes | str) -> str:
+def pk_of_key(spec: ModelSpec, key: bytes | str, *, legacy: bool = False) -> str:
     """Recover the pk from a key listed by SCAN."""
     text = key.decode() if isinstance(key, bytes) else key
-    return text[len(spec.options.key_prefix) + 1 :]
+    start = f"{spec.options.key_prefix}:" if legacy else object_prefix(spec)
+    return text[len(start) :]
+
+
+# Index bookkeeping of an indexed model.  "#" after the hash tag keeps these out of
+# the objects' "{prefix}:*" SCAN pattern whatever the pks look like.
+
+
+def _meta(spec: ModelSpec, name: str) -> str:
+    return f"{{{spec.options.key_prefix}}}#{name}"
+
+
+def index_key(spec: ModelSpec, field: str) -> str:
+    """The sorted set indexing the non-None values of ``field``."""
+    return _meta(spec, f"i:{field}")
+
+
+def null_key(spec: ModelSpec, field: str) -> str:
+    """The sorted set of pks whose ``field`` is None."""
+    return _meta(spec, f"n:{field}")
+
+
+def entries_key(spec: ModelSpec, pk: str) -> str:
+    """The hash recording, per index key, the entry one object has in it (to remove it later)."""
+    return _meta(spec, f"e:{pk}")
+
+
+def entries_prefix(spec: ModelSpec) -> str:
+    """What every entries hash key starts with (before the pk)."""
+    return _meta(spec, "e:")
+
+
+def schedule_key(spec: ModelSpec) -> str:
+    """The sorted set of pk by expire-at (Redis server time, ms) of expiring indexed objects."""
+    return _meta(spec, "exp")
 
 
 def encode(spec: ModelSpec, data: Mapping[str, Any]) -> bytes:

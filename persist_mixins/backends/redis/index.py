@@ -1,0 +1,209 @@
+"""Redis secondary indexes: what an index entry is, and which lookups an index answers.
+
+Every field in ``__indexes__`` gets one sorted set.  Numbers, dates, datetimes
+and bools are *scored* (score = the value as a float, member = pk); strings and
+UUIDs are *lexical* (score 0, member = ``value NUL pk``, read with
+ZRANGEBYLEX).  ``None`` values go to a second sorted set per field, so
+``isnull`` is answered by the index too.  Pure code: no driver, no I/O.
+
+Index hits are candidates, never answers: the plans always re-check every
+condition on the decoded objects, so float rounding of Decimals or datetimes can
+only widen a range, never drop a match.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import ConfigurationError, ValidationError
+from ...lookups import Condition
+from ...spec import ModelSpec
+from .commands import Command
+from .layout import index_key, null_key
+
+__all__ = ["IndexField", "entries", "index_fields", "served", "candidate_commands", "pks_from_reply"]
+
+SCORED_KINDS = {"int", "float", "decimal", "bool", "datetime", "date"}
+LEX_KINDS = {"str", "uuid"}
+#: Kinds whose score or lexical key orders and compares exactly like the Python values.
+EXACT_KINDS = {"int", "bool", "date", "str", "uuid"}
+SEP = "\x00"
+
+
+@dataclass(frozen=True)
+class IndexField:
+    """One indexed field: its name, kind, whether it is lexical, and its two keys."""
+
+    name: str
+    kind: str
+    lexical: bool
+    key: str
+    nulls: str
+
+
+def index_fields(spec: ModelSpec) -> tuple[IndexField, ...]:
+    """The indexed fields of a model, checked once per class.
+
+    Raises:
+        ConfigurationError: an indexed field holds lists, dicts, nested models or untyped values.
+    """
+    cached = _CACHE.get(spec)
+    if cached is not None:
+        return cached
+    out = []
+    for name in spec.options.indexes:
+        kind = spec.fields[name].kind
+        if kind not in SCORED_KINDS and kind not in LEX_KINDS:
+            raise ConfigurationError(
+                f"{spec.name}.__indexes__: {name!r} holds {kind} values, which cannot be indexed "
+                "(index numbers, dates, datetimes, bools, strings or UUIDs)"
+            )
+        out.append(IndexField(name, kind, kind in LEX_KINDS, index_key(spec, name), null_key(spec, name)))
+    fields = tuple(out)
+    _CACHE[spec] = fields
+    return fields
+
+
+_CACHE: dict[ModelSpec, tuple[IndexField, ...]] = {}
+
+
+def score(field: IndexField, value: Any) -> float:
+    """The sorted-set score of a value of a scored field (monotonic in the value)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # naive values are ordered among themselves as if UTC
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return float(value.timestamp())
+    if isinstance(value, dt.date):
+        return float(value.toordinal())
+    if isinstance(value, (bool, int, float, decimal.Decimal)):
+        out = float(value)
+        if out != out or out in (float("inf"), float("-inf")):
+            raise ValidationError(f"{field.name}: cannot index the non-finite number {value!r}")
+        return out
+    raise ValidationError(f"{field.name}: cannot index {type(value).__name__} {value!r} as a number")
+
+
+def text(field: IndexField, value: Any) -> str:
+    """The lexical form of a value of a lexical field."""
+    out = str(value) if isinstance(value, uuid.UUID) else value
+    if not isinstance(out, str):
+        raise ValidationError(f"{field.name}: cannot index {type(value).__name__} {value!r} as text")
+    if SEP in out:
+        raise ValidationError(f"{field.name}: indexed text cannot contain NUL characters: {value!r}")
+    return out
+
+
+def entries(spec: ModelSpec, obj: Any, pk: str) -> list[tuple[int, Any, str]]:
+    """The index entries of one object as ``(field position, score, member)``.
+
+    The position is the field's place in :func:`index_fields`; the save script
+    turns it into the key (value set when ``2 * i``, null set when ``2 * i + 1``).
+    """
+    if SEP in pk:
+        raise ValidationError(f"{spec.name}: the pk of an indexed model cannot contain NUL characters: {pk!r}")
+    out: list[tuple[int, Any, str]] = []
+    for i, field in enumerate(index_fields(spec)):
+        value = getattr(obj, field.name, None)
+        if value is None:
+            out.append((2 * i + 1, 0, pk))
+        elif field.lexical:
+            out.append((2 * i, 0, f"{text(field, value)}{SEP}{pk}"))
+        else:
+            out.append((2 * i, repr(score(field, value)), pk))
+    return out
+
+
+def index_keys(spec: ModelSpec) -> list[str]:
+    """Every index key of a model, in the order :func:`entries` positions refer to."""
+    keys: list[str] = []
+    for field in index_fields(spec):
+        keys += [field.key, field.nulls]
+    return keys
+
+
+# -- reading -----------------------------------------------------------------------------
+
+_SERVED_OPS = {"eq", "in", "gt", "gte", "lt", "lte", "range", "isnull"}
+
+
+def served(spec: ModelSpec, conditions: Iterable[Condition]) -> list[tuple[Condition, IndexField]]:
+    """The conditions an index can answer, each with its index."""
+    by_name = {f.name: f for f in index_fields(spec)} if spec.options.indexes else {}
+    out = []
+    for cond in conditions:
+        field = by_name.get(cond.path[0]) if len(cond.path) == 1 else None
+        if field is None:
+            continue
+        if cond.op in _SERVED_OPS or (cond.op == "startswith" and field.lexical):
+            out.append((cond, field))
+    return out
+
+
+def is_exact(cond: Condition, field: IndexField) -> bool:
+    """True when the index alone decides the condition (no need to decode objects to check it)."""
+    return field.kind in EXACT_KINDS or cond.op == "isnull"
+
+
+def _bound(field: IndexField, value: Any, exclusive: bool) -> str:
+    return ("(" if exclusive else "") + repr(score(field, value))
+
+
+def candidate_commands(cond: Condition, field: IndexField) -> list[Command]:
+    """The commands whose replies, together, list the pks that may satisfy ``cond``."""
+    op, value = cond.op, cond.value
+    if op == "isnull":
+        return [Command(("ZRANGE", field.nulls if value else field.key, 0, -1))]
+    if op == "eq" and value is None:
+        return [Command(("ZRANGE", field.nulls, 0, -1))]
+    if field.lexical:
+        return [Command(("ZRANGEBYLEX", field.key, lo, hi)) for lo, hi in _lex_ranges(field, op, value)]
+    if op in ("eq", "in"):
+        values = [value] if op == "eq" else [v for v in value if v is not None]
+        return [Command(("ZRANGEBYSCORE", field.key, repr(score(field, v)), repr(score(field, v)))) for v in values]
+    lo, hi = "-inf", "+inf"
+    if op in ("gt", "gte"):
+        lo = _bound(field, value, op == "gt")
+    elif op in ("lt", "lte"):
+        hi = _bound(field, value, op == "lt")
+    else:  # range
+        lo, hi = _bound(field, value[0], False), _bound(field, value[1], False)
+    return [Command(("ZRANGEBYSCORE", field.key, lo, hi))]
+
+
+def _lex_ranges(field: IndexField, op: str, value: Any) -> list[tuple[bytes, bytes]]:
+    # Members are "value NUL pk" in UTF-8; the byte 0xFF never occurs in UTF-8, so
+    # "v NUL 0xFF" sorts after every member of value v and before every longer value
+    # starting with v.  Bounds are bytes so that 0xFF is sent as one raw byte.
+    def enc(v: Any) -> bytes:
+        return text(field, v).encode()
+
+    nul, top = SEP.encode(), b"\xff"
+    if op in ("eq", "in"):
+        values = [value] if op == "eq" else [v for v in value if v is not None]
+        return [(b"[" + enc(v) + nul, b"(" + enc(v) + nul + top) for v in values]
+    if op == "startswith":
+        return [(b"[" + enc(value), b"(" + enc(value) + top)]
+    if op == "gt":
+        return [(b"(" + enc(value) + nul + top, b"+")]
+    if op == "gte":
+        return [(b"[" + enc(value) + nul, b"+")]
+    if op == "lt":
+        return [(b"-", b"(" + enc(value) + nul)]
+    if op == "lte":
+        return [(b"-", b"(" + enc(value) + nul + top)]
+    lo, hi = value
+    return [(b"[" + enc(lo) + nul, b"(" + enc(hi) + nul + top)]
+
+
+def pks_from_reply(field: IndexField, members: Iterable[Any]) -> list[str]:
+    """Turn index members from a reply into pks."""
+    out = []
+    for member in members:
+        item = member.decode() if isinstance(member, bytes) else member
+        out.append(item.rsplit(SEP, 1)[1] if field.lexical and SEP in item else item)
+    return out

@@ -1,0 +1,351 @@
+"""Redis query plans: choose an index or a SCAN, read in batches, re-check, never show a ghost.
+
+Planning, in order: a pk pinned by the lookups is one GET; conditions an index
+answers give candidate pks (one pipelined round trip, intersected); an
+``order_by`` on one scored index with a limit pages through that index and reads
+only what it returns; anything else SCANs.  Candidates are read with MGET, hits
+whose value is gone (expired or deleted) are dropped, and every condition is
+checked again on the decoded object, so the index can only narrow the work,
+never change the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound
+from ...lookups import Condition, matches, pk_from_conditions
+from ...query import QueryState, sort_objects
+from ...run import Emit, Plan, collect
+from ...spec import ModelSpec
+from .commands import Command, Pipeline
+from .index import IndexField, candidate_commands, index_fields, index_keys, is_exact, pks_from_reply, served
+from .layout import key_for, pk_of_key, scan_pattern
+from .plans import fetch, load
+from .writes import KEEP, delete_command, save_command, send_batch
+
+__all__ = [
+    "count", "delete_where", "exists", "match", "match_for_values", "reindex", "select_pairs", "update_where",
+]  # fmt: skip
+
+logger = logging.getLogger("persist_mixins")
+
+#: Keys per SCAN step; keys per MGET / EXISTS; writes per pipeline.
+SCAN_COUNT = 1000
+READ_BATCH = 1000
+BATCH = 1000
+
+
+def _scan_keys(spec: ModelSpec, *, legacy: bool = False) -> Plan[None]:
+    """Stream batches of object keys (each key once), by SCAN ... TYPE string."""
+    seen: set[Any] = set()
+    cursor: Any = 0
+    pattern = scan_pattern(spec, legacy=legacy)
+    while True:
+        cursor, keys = yield Command(("SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT, "TYPE", "string"))
+        fresh = [k for k in keys if k not in seen]
+        seen.update(fresh)
+        if fresh:
+            yield Emit(fresh)
+        if int(cursor) == 0:
+            return
+
+
+def _read(spec: ModelSpec, keys: list[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
+    """Stream ``(key, obj)`` for the keys whose object still exists and meets the conditions."""
+    for start in range(0, len(keys), READ_BATCH):
+        batch = keys[start : start + READ_BATCH]
+        raws = yield Command(("MGET", *batch))
+        for key, raw in zip(batch, raws, strict=True):
+            if raw is None:  # expired or deleted since it was listed: never a ghost, never a crash
+                continue
+            obj = load(spec, key, raw)
+            if matches(spec, conditions, obj):
+                yield Emit((key, obj))
+
+
+def _scan(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
+    """Stream every stored object meeting the conditions, by SCAN then MGET."""
+    for keys in (yield from collect(_scan_keys(spec))):
+        yield from _read(spec, keys, conditions)
+
+
+def _candidates(spec: ModelSpec, usable: list[tuple[Condition, IndexField]]) -> Plan[list[str]]:
+    """The pks every index-served condition admits, in one round trip."""
+    commands: list[Command] = []
+    spans: list[tuple[IndexField, int]] = []
+    for cond, field in usable:
+        part = candidate_commands(cond, field)
+        spans.append((field, len(part)))
+        commands += part
+    replies = (yield Pipeline(tuple(commands))) if len(commands) > 1 else [(yield commands[0])]
+    sets: list[set[str]] = []
+    at = 0
+    for field, n in spans:
+        found: set[str] = set()
+        for reply in replies[at : at + n]:
+            found.update(pks_from_reply(field, reply))
+        sets.append(found)
+        at += n
+    sets.sort(key=len)
+    return sorted(sets[0].intersection(*sets[1:]))
+
+
+def _source(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
+    """Stream ``(key, obj)`` matches through the indexes when they serve, else by SCAN."""
+    usable = served(spec, conditions)
+    if not usable:
+        yield from _scan(spec, conditions)
+        return
+    pks = yield from _candidates(spec, usable)
+    yield from _read(spec, [key_for(spec, pk) for pk in pks], conditions)
+
+
+def _ordered_index(spec: ModelSpec, state: QueryState) -> IndexField | None:
+    """The scored index that can return this query already in order, if any."""
+    if len(state.ordering) != 1 or state.limit is None:
+        return None
+    term = state.ordering[0]
+    if len(term.path) != 1:
+        return None
+    usable = served(spec, state.conditions)
+    field = {f.name: f for f in index_fields(spec)}.get(term.path[0]) if spec.options.indexes else None
+    if field is None or field.lexical:
+        return None
+    if any(cond.field != field.name or cond.op not in ("gt", "gte", "lt", "lte", "range") for cond, _ in usable):
+        return None
+    return field
+
+
+def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Plan[None]:
+    """Page through one scored index in order, reading only the objects the window needs.
+
+    None values come last ascending and first descending, as in the unindexed path.
+    """
+    desc = state.ordering[0].descending
+    lo, hi = "-inf", "+inf"
+    bounded = False
+    for cond, _ in served(spec, state.conditions):
+        for command in candidate_commands(cond, field):
+            lo, hi, bounded = _tighter(lo, command.args[2]), _looser_min(hi, command.args[3]), True
+    limit = state.limit
+    assert limit is not None  # _ordered_index only picks this path for limited queries
+    page = min(max(state.offset + limit, 16), READ_BATCH)
+    groups = ["values"] if bounded else (["nulls", "values"] if desc else ["values", "nulls"])
+    skipped = sent = 0
+    for group in groups:
+        start = 0
+        while True:
+            if group == "nulls":
+                command = Command(("ZRANGE", field.nulls, start, start + page - 1))
+            elif desc:
+                command = Command(("ZREVRANGEBYSCORE", field.key, hi, lo, "LIMIT", start, page))
+            else:
+                command = Command(("ZRANGEBYSCORE", field.key, lo, hi, "LIMIT", start, page))
+            members = yield command
+            keys = [key_for(spec, pk) for pk in pks_from_reply(field, members)]
+            for pair in (yield from collect(_read(spec, keys, state.conditions))):
+                if skipped < state.offset:
+                    skipped += 1
+                    continue
+                yield Emit(pair)
+                sent += 1
+                if sent >= limit:
+                    return
+            if len(members) < page:
+                break
+            start += page
+
+
+def _tighter(current: str, bound: str) -> str:
+    """The larger of two ZRANGEBYSCORE lower bounds."""
+    return bound if current == "-inf" or _num(bound) > _num(current) else current
+
+
+def _looser_min(current: str, bound: str) -> str:
+    """The smaller of two ZRANGEBYSCORE upper bounds."""
+    return bound if current == "+inf" or _num(bound) < _num(current) else current
+
+
+def _num(bound: str) -> float:
+    return float(bound.lstrip("("))
+
+
+def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
+    """Stream ``(key, obj)`` pairs for a query, honouring ordering, offset and limit."""
+    pk, certain = pk_from_conditions(spec, state.conditions)
+    if pk is not None and certain:
+        obj = yield from fetch(spec, pk)
+        found = [] if obj is None or not matches(spec, state.conditions, obj) else [(key_for(spec, pk), obj)]
+        for pair in state.window(found):
+            yield Emit(pair)
+        return
+    if state.limit == 0:
+        return
+    if state.ordering:
+        field = _ordered_index(spec, state)
+        if field is not None:
+            yield from _in_index_order(spec, state, field)
+            return
+        pairs = yield from collect(_source(spec, state.conditions))
+        sort_objects(spec, pairs, state.ordering, key=lambda pair: pair[1])
+        for pair in state.window(pairs):
+            yield Emit(pair)
+        return
+    skipped = sent = 0
+    source = _source(spec, state.conditions)
+    try:
+        command = next(source)
+        while True:
+            if isinstance(command, Emit):
+                if skipped < state.offset:
+                    skipped += 1
+                else:
+                    yield command
+                    sent += 1
+                    if state.limit is not None and sent >= state.limit:
+                        return
+                command = next(source)
+            else:
+                command = source.send((yield command))
+    except StopIteration:
+        return
+    finally:
+        source.close()
+
+
+def match(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+    """``match(**lookups)``: exactly one object, checked against every condition.
+
+    A pk pinned by the lookups is read with one GET; an ``id`` or
+    ``__unique_together__`` hint is tried first, then the values are searched.
+    """
+    pk, certain = pk_from_conditions(spec, state.conditions)
+    if pk is not None:
+        obj = yield from fetch(spec, pk)
+        if obj is not None and matches(spec, state.conditions, obj):
+            return obj
+        if certain:
+            raise NotFound(f"{spec.name} matching {_describe(state)} not found")
+    return (yield from match_for_values(spec, state))
+
+
+def match_for_values(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+    """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
+    found = yield from collect(_source(spec, state.conditions), limit=2)
+    if not found:
+        raise NotFound(f"{spec.name} matching {_describe(state)} not found")
+    if len(found) > 1:
+        raise MultipleFound(f"{spec.name}: more than one object matches {_describe(state)}")
+    return found[0][1]
+
+
+def count(spec: ModelSpec, state: QueryState) -> Plan[int]:
+    """``count()``: how many live objects meet the conditions (within offset/limit); always exact.
+
+    Conditions the indexes decide alone are counted without decoding a single
+    object: the candidates' keys are checked with ``EXISTS``, so expired objects
+    are never counted.
+    """
+    plain = not state.offset and state.limit is None
+    if plain and not state.conditions:
+        return sum(len(keys) for keys in (yield from collect(_scan_keys(spec))))
+    usable = served(spec, state.conditions)
+    if plain and usable and len(usable) == len(state.conditions) and all(is_exact(c, f) for c, f in usable):
+        pks = yield from _candidates(spec, usable)
+        alive = 0
+        for start in range(0, len(pks), READ_BATCH):
+            alive += yield Command(("EXISTS", *(key_for(spec, pk) for pk in pks[start : start + READ_BATCH])))
+        return alive
+    return len((yield from collect(select_pairs(spec, state))))
+
+
+def exists(spec: ModelSpec, state: QueryState) -> Plan[bool]:
+    """``exists()``: True when at least one live object meets the conditions."""
+    return bool((yield from collect(select_pairs(spec, state), limit=1)))
+
+
+def delete_where(spec: ModelSpec, state: QueryState) -> Plan[int]:
+    """Query ``delete()``: remove every match with its index entries, pipelined; return how many."""
+    pairs = yield from collect(select_pairs(spec, state))
+    pks = [pk_of_key(spec, key) for key, _ in pairs]
+    removed = 0
+    if not spec.options.indexes:
+        for start in range(0, len(pks), BATCH):
+            removed += yield Command(("DEL", *(key_for(spec, pk) for pk in pks[start : start + BATCH])))
+        return removed
+    for start in range(0, len(pks), BATCH):
+        replies = yield from send_batch([delete_command(spec, pk) for pk in pks[start : start + BATCH]])
+        removed += sum(int(r) for r in replies)
+    return removed
+
+
+def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+    """Query ``update(**values)``: set fields on every match, keeping each TTL and index in step.
+
+    Every updated object is validated before the first write; objects deleted or
+    expired meanwhile are not recreated.  Returns how many objects were written.
+    """
+    for name in values:
+        if name not in spec.fields:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+    pairs = yield from collect(select_pairs(spec, state))
+    commands = []
+    for _, obj in pairs:
+        for name, value in values.items():
+            spec.adapter.set_field(obj, name, value)
+        commands.append(save_command(spec, obj, KEEP, only_existing=True))
+    written = 0
+    for start in range(0, len(commands), BATCH):
+        replies = yield from send_batch(commands[start : start + BATCH])
+        written += sum(1 for reply in replies if reply)
+    return written
+
+
+def reindex(spec: ModelSpec) -> Plan[int]:
+    """Rebuild every index entry, and move objects stored before ``__indexes__`` was declared.
+
+    Objects at the old ``{prefix}:{pk}`` keys (written by redis-schematics, or before
+    the model had indexes) move to the indexed layout with their remaining TTL.
+    Progress is logged to the ``persist_mixins`` logger after each batch.
+
+    Returns:
+        How many objects were indexed.
+    """
+    if not spec.options.indexes:
+        raise ConfigurationError(f"{spec.name}.reindex(): the model declares no __indexes__")
+    yield Command(("DEL", *index_keys(spec)))
+    done = 0
+    for keys in (yield from collect(_scan_keys(spec))):
+        pairs = yield from collect(_read(spec, keys, ()))
+        commands = [save_command(spec, obj, KEEP, only_existing=True) for _, obj in pairs]
+        if commands:
+            yield from send_batch(commands)
+        done += len(commands)
+        logger.info("%s.reindex(): %d objects indexed", spec.name, done)
+    for keys in (yield from collect(_scan_keys(spec, legacy=True))):
+        replies = yield Pipeline((*(Command(("PTTL", k)) for k in keys), Command(("MGET", *keys))))
+        ttls, raws = replies[:-1], replies[-1]
+        moves: list[Command] = []
+        old: list[Any] = []
+        for key, ttl_ms, raw in zip(keys, ttls, raws, strict=True):
+            if raw is None or ttl_ms == -2:
+                continue
+            obj = load(spec, key, raw)
+            moves.append(save_command(spec, obj, None if ttl_ms == -1 else ttl_ms))
+            old.append(key)
+        if moves:
+            yield from send_batch(moves)
+            yield Command(("DEL", *old))
+        done += len(moves)
+        logger.info("%s.reindex(): %d objects indexed (moved from the unindexed layout)", spec.name, done)
+    return done
+
+
+def _describe(state: QueryState) -> str:
+    parts = [f"{'__'.join(c.path)}{'' if c.op == 'eq' else '__' + c.op}={c.value!r}" for c in state.conditions]
+    return "(" + ", ".join(parts) + ")"

@@ -1,0 +1,107 @@
+"""The Lua scripts that keep an indexed object and its index entries in step.
+
+Each script runs atomically on the server, so a write is all or nothing even if
+the connection drops mid-pipeline, and concurrent writers of one object can
+never interleave their index updates.  Expire-at times use the server's clock
+(``TIME``), the same clock ``purge_expired`` compares against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .commands import Command
+
+__all__ = ["DELETE", "EXPIRE", "PURGE", "SAVE", "Script"]
+
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script and its SHA1, for EVALSHA."""
+
+    source: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
+
+    def evalsha(self, keys: Sequence[Any], args: Sequence[Any]) -> Command:
+        """The EVALSHA command for these keys and arguments."""
+        return Command(("EVALSHA", self.sha, len(keys), *keys, *args))
+
+    def load(self) -> Command:
+        """The SCRIPT LOAD command (before pipelining EVALSHA)."""
+        return Command(("SCRIPT", "LOAD", self.source))
+
+
+_NOW = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+#: KEYS: object, entries hash, schedule, then every index key (value set, null set per field).
+#: ARGV: payload, mode ('SET' | 'XX'), px ('' = no expiry, 'KEEP' = keep TTL), pk, then
+#: triples (index key position from 1, score, member).  Returns 1 written, 0 skipped (XX).
+SAVE = Script(
+    "if ARGV[2] == 'XX' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "local old = redis.call('HGETALL', KEYS[2])\n"
+    "for i = 1, #old, 2 do redis.call('ZREM', old[i], old[i + 1]) end\n"
+    "if #old > 0 then redis.call('DEL', KEYS[2]) end\n"
+    "for i = 5, #ARGV, 3 do\n"
+    "  local key = KEYS[3 + tonumber(ARGV[i])]\n"
+    "  redis.call('ZADD', key, ARGV[i + 1], ARGV[i + 2])\n"
+    "  redis.call('HSET', KEYS[2], key, ARGV[i + 2])\n"
+    "end\n"
+    "local px = ARGV[3]\n"
+    "if px == 'KEEP' then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')\n"
+    "elseif px == '' then\n"
+    "  redis.call('SET', KEYS[1], ARGV[1])\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[4])\n"
+    "else\n"
+    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', px)\n"
+    + _NOW
+    + "  redis.call('ZADD', KEYS[3], now + tonumber(px), ARGV[4])\n"
+    "end\n"
+    "return 1\n"
+)
+
+#: KEYS: object, entries hash, schedule.  ARGV: pk.  Returns the number of objects deleted (0 or 1).
+DELETE = Script(
+    "local old = redis.call('HGETALL', KEYS[2])\n"
+    "for i = 1, #old, 2 do redis.call('ZREM', old[i], old[i + 1]) end\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "return redis.call('DEL', KEYS[1])\n"
+)
+
+#: KEYS: object, schedule.  ARGV: pk, px ('' = persist).  Returns 1 when the TTL changed.
+EXPIRE = Script(
+    "if ARGV[2] == '' then\n"
+    "  local r = redis.call('PERSIST', KEYS[1])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "  return r\n"
+    "end\n"
+    "local r = redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "if r == 1 then\n" + _NOW + "  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])\n"
+    "end\n"
+    "return r\n"
+)
+
+#: KEYS: schedule.  ARGV: object key prefix, entries key prefix, batch size.
+#: Removes the index entries of up to one batch of expired objects.  Returns {purged, examined}.
+PURGE = Script(
+    _NOW + "local pks = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))\n"
+    "local n = 0\n"
+    "for _, pk in ipairs(pks) do\n"
+    "  if redis.call('EXISTS', ARGV[1] .. pk) == 0 then\n"
+    "    local e = ARGV[2] .. pk\n"
+    "    local old = redis.call('HGETALL', e)\n"
+    "    for i = 1, #old, 2 do redis.call('ZREM', old[i], old[i + 1]) end\n"
+    "    redis.call('DEL', e)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], pk)\n"
+    "end\n"
+    "return {n, #pks}\n"
+)

@@ -53,11 +53,7 @@ def check_class(cls: type) -> None:
     Raises:
         ConfigurationError: naming the class and the option.
     """
-    fields = declared_field_names(cls)
-    if fields:
-        read_options(cls, fields)
-    else:
-        read_options(cls, {"pk"})
+    read_options(cls, declared_field_names(cls) or None)
 
 
 def spec_of(cls: type) -> ModelSpec:

@@ -275,15 +275,22 @@ def pk_from_conditions(spec: ModelSpec, conditions: tuple[Condition, ...]) -> tu
     Returns:
         ``(pk, certain)``; ``(None, False)`` when the conditions do not pin a pk.
     """
-    eq = {c.path[0]: c.value for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
+    eq = {c.path[0]: _pk_text(c.value) for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
     pk_field = spec.pk_field
     if pk_field is not None and pk_field in eq:
-        return str(eq[pk_field]), True
+        return eq[pk_field], True
     if "pk" in eq and "pk" not in spec.fields:
-        return str(eq["pk"]), True
+        return eq["pk"], True
     if pk_field != "id" and "id" in spec.fields and "id" in eq:
-        return str(eq["id"]), False
+        return eq["id"], False
     unique = spec.options.unique_together
     if unique and all(name in eq for name in unique):
-        return ".".join(str(eq[name]) for name in unique), pk_field is None
+        return ".".join(eq[name] for name in unique), pk_field is None
     return None, False
+
+
+def _pk_text(value: Any) -> str:
+    """A lookup value as it appears in a key: 5.0 and Decimal("5") name the object stored as 5."""
+    if isinstance(value, (float, decimal.Decimal)) and not isinstance(value, bool) and value == int(value):
+        return str(int(value))
+    return str(value)

@@ -61,11 +61,15 @@ class Query(Generic[M]):
 
     def __iter__(self) -> Iterator[M]:
         """Stream the matching objects (from the cache when the query was read in full)."""
+        # The cache is checked at the first next(), not here: list(q) asks iter(q) before
+        # len(q), and len() may have read (and cached) everything in between.
         if self._cache is not None:
-            return iter(self._cache)
+            yield from self._cache
+            return
         model = self._model
         plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-        return (obj for _, obj in iter_sync(model._persist_driver().execute, plan))
+        for _, obj in iter_sync(model._persist_driver().execute, plan):
+            yield obj
 
     def _fetch_all(self) -> list[M]:
         if self._cache is None:

@@ -139,8 +139,47 @@ def collect(plan: Plan[Any], limit: int | None = None) -> Plan[list[Any]]:
                     return out
                 command = next(plan)
             else:
-                command = plan.send((yield command))
+                try:
+                    reply = yield command
+                except Exception as exc:  # noqa: BLE001 - the inner plan decides, as under a runner
+                    command = plan.throw(exc)
+                else:
+                    command = plan.send(reply)
     except StopIteration:
         return out
+    finally:
+        plan.close()
+
+
+def window(plan: Plan[Any], offset: int = 0, limit: int | None = None) -> Plan[None]:
+    """Re-emit the items of a streaming plan from ``offset``, at most ``limit`` of them.
+
+    Stops the inner plan (no more reads) as soon as the window is full.
+    """
+    skipped = sent = 0
+    if limit == 0:
+        plan.close()
+        return
+    try:
+        command = next(plan)
+        while True:
+            if isinstance(command, Emit):
+                if skipped < offset:
+                    skipped += 1
+                else:
+                    yield command
+                    sent += 1
+                    if limit is not None and sent >= limit:
+                        return
+                command = next(plan)
+            else:
+                try:
+                    reply = yield command
+                except Exception as exc:  # noqa: BLE001 - handed to the inner plan
+                    command = plan.throw(exc)
+                else:
+                    command = plan.send(reply)
+    except StopIteration:
+        return
     finally:
         plan.close()

@@ -139,10 +139,16 @@ class ModelSpec:
     def _coerce_pk(self, pk: str) -> Any:
         assert self.options.pk_field is not None
         kind = self.fields[self.options.pk_field].kind
-        if kind == "int":
-            return int(pk)
-        if kind == "uuid":
-            return uuid.UUID(pk)
+        try:
+            if kind == "int":
+                return int(pk)
+            if kind == "uuid":
+                return uuid.UUID(pk)
+        except ValueError:
+            raise ValidationError(
+                f"{self.name}: the pk {pk!r} cannot be stored in {self.options.pk_field}, a {kind} field; "
+                "declare a str pk field for a __unique_together__ pk"
+            ) from None
         return pk
 
 
@@ -192,16 +198,20 @@ def declared_field_names(cls: type) -> set[str]:
                 continue
             names.add(name)
         for name, value in klass.__dict__.items():
-            if type(value).__module__.startswith("schematics") and not name.startswith("_"):
+            # Schematics keeps fields as FieldDescriptors until its metaclass finishes;
+            # its other class attributes (the `fields` class_property...) are not fields.
+            if type(value).__name__ == "FieldDescriptor" and type(value).__module__.startswith("schematics"):
                 names.add(name)
     return names
 
 
-def _names(cls: type, option: str, value: Any, fields: set[str]) -> tuple[str, ...]:
+def _names(cls: type, option: str, value: Any, fields: set[str] | None) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str) or not isinstance(value, (tuple, list)):
         raise ConfigurationError(f"{cls.__name__}.{option} must be a tuple of field names, not {value!r}")
+    if fields is None:  # an abstract base: its subclasses bring the fields
+        return tuple(value)
     unknown = [n for n in value if n not in fields]
     if unknown:
         raise ConfigurationError(
@@ -212,8 +222,11 @@ def _names(cls: type, option: str, value: Any, fields: set[str]) -> tuple[str, .
     return tuple(value)
 
 
-def read_options(cls: type, fields: set[str]) -> Options:
+def read_options(cls: type, fields: set[str] | None) -> Options:
     """Read and check the class options of ``cls`` against its field names.
+
+    With ``fields=None`` (an abstract base without fields) option types are
+    checked but not the field names they mention, and no pk is required yet.
 
     Raises:
         ConfigurationError: an option has the wrong type or names an unknown field;
@@ -229,7 +242,9 @@ def read_options(cls: type, fields: set[str]) -> Options:
     unique_together = _names(cls, "__unique_together__", unique, fields)
 
     pk_field = _class_option(cls, "__pk_field__")
-    if pk_field is not None:
+    if fields is None:
+        pass
+    elif pk_field is not None:
         if not isinstance(pk_field, str) or pk_field not in fields:
             raise ConfigurationError(f"{name}.__pk_field__ = {pk_field!r} is not a field of {name}")
     elif "pk" in fields:

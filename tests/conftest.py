@@ -9,6 +9,7 @@ calls return awaitables, and ``api.run`` / ``api.items`` hide the difference.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import decimal
@@ -173,6 +174,13 @@ class Api:
     def model(self, suffix: str = "", **options: Any) -> Any:
         """Build a fresh IceCream model class for this library (options as class attributes)."""
         return BUILDERS[self.kind](self.mixin, self.prefix + suffix, options)
+
+    def variant(self, suffix: str, **options: Any) -> Api:
+        """The same library and flavour with another model (class options given), under ``prefix + suffix``."""
+        other = copy.copy(self)
+        other.prefix = self.prefix + suffix
+        other.Model, other.new, other.Grommet = self.model(suffix, **options)
+        return other
 
     def grommet(self, weight: int) -> Any:
         """A nested model instance of this library."""

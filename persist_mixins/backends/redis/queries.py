@@ -12,13 +12,13 @@ never change the answer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound
 from ...lookups import Condition, matches, pk_from_conditions
 from ...query import QueryState, sort_objects
-from ...run import Emit, Plan, collect
+from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
 from .index import IndexField, candidate_commands, index_fields, index_keys, is_exact, pks_from_reply, served
@@ -38,17 +38,26 @@ READ_BATCH = 1000
 BATCH = 1000
 
 
-def _scan_keys(spec: ModelSpec, *, legacy: bool = False) -> Plan[None]:
-    """Stream batches of object keys (each key once), by SCAN ... TYPE string."""
+def _scan_keys(
+    spec: ModelSpec, *, legacy: bool = False, then: Callable[[list[Any]], Plan[None]] | None = None
+) -> Plan[None]:
+    """Walk the object keys by SCAN ... TYPE string, each key once.
+
+    Each new batch of keys is emitted, or handed to ``then`` (a plan run before the
+    next SCAN step, so reading interleaves with listing and memory stays bounded).
+    """
     seen: set[Any] = set()
     cursor: Any = 0
     pattern = scan_pattern(spec, legacy=legacy)
     while True:
         cursor, keys = yield Command(("SCAN", cursor, "MATCH", pattern, "COUNT", SCAN_COUNT, "TYPE", "string"))
-        fresh = [k for k in keys if k not in seen]
+        fresh = [k for k in dict.fromkeys(keys) if k not in seen]  # SCAN may repeat keys
         seen.update(fresh)
         if fresh:
-            yield Emit(fresh)
+            if then is None:
+                yield Emit(fresh)
+            else:
+                yield from then(fresh)
         if int(cursor) == 0:
             return
 
@@ -68,8 +77,7 @@ def _read(spec: ModelSpec, keys: list[Any], conditions: tuple[Condition, ...]) -
 
 def _scan(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
     """Stream every stored object meeting the conditions, by SCAN then MGET."""
-    for keys in (yield from collect(_scan_keys(spec))):
-        yield from _read(spec, keys, conditions)
+    yield from _scan_keys(spec, then=lambda keys: _read(spec, keys, conditions))
 
 
 def _candidates(spec: ModelSpec, usable: list[tuple[Condition, IndexField]]) -> Plan[list[str]]:
@@ -194,26 +202,7 @@ def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
         for pair in state.window(pairs):
             yield Emit(pair)
         return
-    skipped = sent = 0
-    source = _source(spec, state.conditions)
-    try:
-        command = next(source)
-        while True:
-            if isinstance(command, Emit):
-                if skipped < state.offset:
-                    skipped += 1
-                else:
-                    yield command
-                    sent += 1
-                    if state.limit is not None and sent >= state.limit:
-                        return
-                command = next(source)
-            else:
-                command = source.send((yield command))
-    except StopIteration:
-        return
-    finally:
-        source.close()
+    yield from window(_source(spec, state.conditions), state.offset, state.limit)
 
 
 def match(spec: ModelSpec, state: QueryState) -> Plan[Any]:

@@ -78,6 +78,10 @@ class AsyncQuery(Generic[M]):
             raise TypeError("async queries take slices (q[:1]); use await q.first() for one object")
         return self._derive(self._state.sliced(item))
 
+    def __bool__(self) -> bool:
+        """Refuse ``if q:``, which cannot await; use ``await q.exists()``."""
+        raise TypeError("an async query has no truth value without I/O: use `await q.exists()`")
+
     async def __aiter__(self) -> AsyncIterator[M]:
         """Stream the matching objects."""
         model = self._model

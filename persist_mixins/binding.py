@@ -37,8 +37,17 @@ class Backend:
 
     @property
     def drivers(self) -> ModuleType:
-        """The backend's driver module (imports the database client library)."""
-        return importlib.import_module(self.driver_module, __package__)
+        """The backend's driver module (imports the database client library).
+
+        Raises:
+            ConfigurationError: the client library is not installed; names the extra to install.
+        """
+        try:
+            return importlib.import_module(self.driver_module, __package__)
+        except ModuleNotFoundError as exc:
+            raise ConfigurationError(
+                f"the {self.name} backend needs {exc.name!r}: pip install 'persist_mixins[{self.name}]'"
+            ) from exc
 
 
 REDIS = Backend("redis", ".backends.redis.plans", ".backends.redis.driver")

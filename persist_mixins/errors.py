@@ -1,6 +1,6 @@
 """The exceptions persist_mixins raises.
 
-Every error derives from :class:`PersistError`, so one ``except`` clause catches
+Every error derives from :class:`~persist_mixins.errors.PersistError`, so one ``except`` clause catches
 them all, and each also derives from the builtin a caller would guess
 (``KeyError`` for lookups that find the wrong number of objects, ``ValueError``
 for bad input), which keeps redis-schematics code that caught ``KeyError`` working.

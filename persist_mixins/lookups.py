@@ -2,7 +2,7 @@
 
 ``amount_kg__gte=30`` becomes ``Condition(path=("amount_kg",), op="gte", value=30)``.
 Parsing rejects unknown fields, unknown operators and values of the wrong type
-with :class:`InvalidLookup`, so a typo can never silently match nothing (the
+with :class:`~persist_mixins.errors.InvalidLookup`, so a typo can never silently match nothing (the
 redis-schematics bug).  Evaluation is shared by every backend that checks
 conditions on decoded objects; ``None`` never satisfies a comparison.
 """
@@ -95,7 +95,9 @@ def _resolve(spec: ModelSpec, parts: list[str], lookup: str) -> tuple[tuple[str,
             fields = None
         elif i < len(parts) - 1:
             raise InvalidLookup(
-                f"{spec.name}.filter({lookup}=...): {owner} is a {found.kind}, it has no field {parts[i + 1]!r}"
+                f"{spec.name}.filter({lookup}=...): {parts[i + 1]!r} is not an operator "
+                f"(operators: {', '.join(sorted(OPERATORS))}), and {owner} holds {found.kind} values, "
+                "which have no fields"
             )
     return tuple(path), found
 

@@ -212,14 +212,15 @@ class PersistMixin:
         Lookups that pin the pk are read by key; every other lookup is still checked.
 
         Raises:
-            NotFound: nothing matches. MultipleFound: more than one object matches.
+            NotFound: nothing matches.
+            MultipleFound: more than one object matches.
             InvalidLookup: a lookup names an unknown field or operator.
         """
         return cls._persist_run("match", cls._where(lookups))  # type: ignore[no-any-return]
 
     @classmethod
     def match_for_pk(cls, pk: Any) -> Self:
-        """Return the stored object with this pk; :class:`NotFound` when absent or expired."""
+        """Return the stored object with this pk; :class:`~persist_mixins.errors.NotFound` when absent or expired."""
         return cls._persist_run("match_for_pk", pk)  # type: ignore[no-any-return]
 
     @classmethod

@@ -37,7 +37,7 @@ class QueryState:
     limit: int | None = None
 
     def where(self, spec: ModelSpec, lookups: Mapping[str, Any]) -> QueryState:
-        """Add conditions (AND); raises :class:`InvalidLookup` on a bad lookup."""
+        """Add conditions (AND); raises :class:`~persist_mixins.errors.InvalidLookup` on a bad lookup."""
         return replace(self, conditions=self.conditions + parse_lookups(spec, lookups))
 
     def ordered(self, spec: ModelSpec, fields: Iterable[str]) -> QueryState:

@@ -41,7 +41,7 @@ class ModelAdapter:
     """The four operations a model library must provide, as plain callables.
 
     ``dump`` validates and returns a dict of JSON primitives (raising
-    :class:`ValidationError`); ``load`` builds an instance from such a dict;
+    :class:`~persist_mixins.errors.ValidationError`); ``load`` builds an instance from such a dict;
     ``assign`` copies every field of a loaded instance onto an existing one;
     ``set_field`` sets one attribute, frozen classes included.
     """
@@ -256,6 +256,12 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
             f"{name} has no pk: declare a 'pk' or 'id' field, set __pk_field__, or set __unique_together__"
         )
 
+    for klass in cls.__mro__:
+        if "__prefix__" in klass.__dict__ and not klass.__module__.startswith("redis_schematics"):
+            raise ConfigurationError(
+                f"{name} overrides __prefix__, the redis-schematics hook persist_mixins does not read: "
+                "set __key_prefix__ = '...' instead"
+            )
     prefix = _class_option(cls, "__key_prefix__")
     if prefix is None:
         prefix = name

@@ -50,9 +50,11 @@ def prefix(request: pytest.FixtureRequest, redis_client: redis.Redis) -> Iterato
     """A key prefix unique to this test; its keys are deleted afterwards."""
     name = f"pmtest:{uuid.uuid4().hex[:8]}"
     yield name
-    keys = list(redis_client.scan_iter(match=escape_glob(name) + "*", count=1000))
-    if keys:
-        redis_client.delete(*keys)
+    # Unindexed models write "name...", indexed ones "{name...}" (a Cluster hash tag).
+    for pattern in (escape_glob(name) + "*", "{" + escape_glob(name) + "*"):
+        keys = list(redis_client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 1000):
+            redis_client.delete(*keys[start : start + 1000])
 
 
 # -- one model per library ---------------------------------------------------------------

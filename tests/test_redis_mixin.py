@@ -396,3 +396,40 @@ async def test_sync_query_behaves_like_a_list(prefix: str) -> None:
     assert bool(Listy.filter(n__gt=9)) is False
     with pytest.raises(IndexError):
         Listy.all().order_by("n")[7]
+
+
+def test_redis_schematics_prefix_hook_is_refused() -> None:
+    """A model overriding redis-schematics' ``__prefix__`` gets told to use ``__key_prefix__``, not ignored."""
+    from schematics import models, types
+
+    with pytest.raises(ConfigurationError, match="__key_prefix__"):
+
+        class Legacy(models.Model, persist_mixins.SimpleRedisMixin):
+            id = types.StringType()
+
+            @property
+            def __prefix__(self) -> str:
+                return "custom"
+
+
+def test_unknown_operator_is_named_as_such() -> None:
+    """A typo in an operator says it is not an operator, and lists the operators."""
+
+    @dataclasses.dataclass
+    class Typo(persist_mixins.SimpleRedisMixin):
+        id: str | None = None
+        n: int = 0
+
+    with pytest.raises(InvalidLookup, match="'foo' is not an operator"):
+        Typo.filter(n__foo=3)
+
+
+def test_async_query_refuses_truth_testing() -> None:
+    """``if q:`` on an async query raises instead of always being true."""
+
+    @dataclasses.dataclass
+    class Truthy(persist_mixins.asyncio.SimpleRedisMixin):
+        id: str | None = None
+
+    with pytest.raises(TypeError, match="exists"):
+        bool(Truthy.all())

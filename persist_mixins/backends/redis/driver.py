@@ -4,7 +4,7 @@ Each driver has one method, ``execute(command)``; the mirror-image classes
 :class:`RedisDriver` and :class:`AsyncRedisDriver` differ only by ``await``.
 Clients built from a URL are cached per process (sync) and per event loop
 (asyncio: a client never crosses loops), and closed by ``close()``.  Connection
-failures become :class:`BackendConnectionError` naming the server's URL.
+failures become :class:`~persist_mixins.errors.BackendConnectionError` naming the server's URL.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ def fetch(spec: ModelSpec, pk: Any) -> Plan[Any]:
 
 
 def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
-    """``match_for_pk(pk)``: the object, or :class:`NotFound`."""
+    """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
     obj = yield from fetch(spec, pk)
     if obj is None:
         raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (never saved, deleted or expired)")
@@ -82,7 +82,7 @@ def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
 
 
 def refresh(spec: ModelSpec, obj: Any) -> Plan[Any]:
-    """``obj.refresh()``: reload every field in place; :class:`NotFound` when gone."""
+    """``obj.refresh()``: reload every field in place; :class:`~persist_mixins.errors.NotFound` when gone."""
     fresh = yield from match_for_pk(spec, _require_pk(spec, obj))
     spec.adapter.assign(obj, fresh)
     return obj

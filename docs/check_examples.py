@@ -1,0 +1,289 @@
+"""Run every Python example of the documentation against a real Redis.
+
+Documentation examples rot unless something runs them. This script extracts the
+Python blocks of the pages under ``docs/`` (Markdown: fenced python blocks, MyST
+``{code-block} python`` included; reStructuredText: ``.. code-block:: python``) and
+executes them:
+
+- each page in its own interpreter, so ``configure()`` calls and event loops of
+  one page never leak into another;
+- the blocks of a page in order, in one module namespace, as a reader pasting them
+  one after the other would;
+- with ``PERSIST_REDIS_URL`` set to the test database (``redis://127.0.0.1:6379/15``
+  unless ``--redis-url`` says otherwise), which the examples rely on.
+
+A page fails when one of its blocks raises, when it leaves keys behind under the key
+prefix of a model class it defined (the leftovers are deleted, never anything else), or
+when it triggers a ``ResourceWarning`` (a leaked connection) or a ``RuntimeWarning`` (a
+coroutine never awaited). Tracebacks point at the page and line of the failing example.
+
+A block that cannot run is marked by a line right before it, ``% check_examples: skip``
+in Markdown or ``.. check_examples: skip`` in reStructuredText; the script lists the
+blocks it skipped. Other languages (``console``, ``text``, ``diff``) are never run.
+
+Usage::
+
+    python docs/check_examples.py                       # every page
+    python docs/check_examples.py docs/queries.md -v    # one page, showing its output
+    python docs/check_examples.py --redis-url redis://127.0.0.1:6379/14
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import types
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+PAGE_TIMEOUT = 300  # seconds; a page that hangs is a failure, not a stuck CI job
+PYTHON_LANGUAGES = {"python", "py", "python3"}
+MD_SKIP = "% check_examples: skip"
+RST_SKIP = ".. check_examples: skip"
+
+_MD_FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*)$")
+_RST_BLOCK = re.compile(r"^(?P<indent> *)\.\. (?:code-block|code|sourcecode)::\s*(?P<lang>\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One code block: where it is and what it says."""
+
+    path: str
+    line: int  # 1-based line number of the block's first code line
+    code: str
+    skipped: bool = False
+
+
+# -- extraction ---------------------------------------------------------------------------
+
+
+def _shown(path: Path) -> str:
+    """A page's path as messages and tracebacks show it: relative to the repository root."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _language(info: str) -> str:
+    """The language of a Markdown fence info string (``python``, ``{code-block} python``)."""
+    words = info.split()
+    if words and words[0] in ("{code-block}", "{code}", "{sourcecode}"):
+        words = words[1:]
+    return words[0].lower() if words else ""
+
+
+def _marked_skip(lines: list[str], index: int, marker: str) -> bool:
+    """Whether the last non-blank line before ``lines[index]`` is the skip marker."""
+    for previous in reversed(lines[:index]):
+        if previous.strip():
+            return previous.strip() == marker
+    return False
+
+
+def markdown_examples(path: Path) -> Iterator[Example]:
+    """Yield the Python blocks of a Markdown (MyST) page."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        opening = _MD_FENCE.match(lines[i])
+        if not opening:
+            i += 1
+            continue
+        fence, indent = opening["fence"], len(opening["indent"])
+        closing = re.compile(rf"^ {{0,{indent + 3}}}{re.escape(fence[0])}{{{len(fence)},}}\s*$")
+        body_start = i + 1
+        end = body_start
+        while end < len(lines) and not closing.match(lines[end]):
+            end += 1
+        body = lines[body_start:end]
+        if _language(opening["info"]) in PYTHON_LANGUAGES:
+            # MyST directive options (":caption: ...") open the body of {code-block}.
+            while body and re.match(r"^\s*:\w[\w-]*:", body[0]):
+                body = body[1:]
+                body_start += 1
+            code = textwrap.dedent("\n".join(line[indent:] for line in body))
+            yield Example(_shown(path), body_start + 1, code + "\n", _marked_skip(lines, i, MD_SKIP))
+        i = end + 1
+
+
+def rst_examples(path: Path) -> Iterator[Example]:
+    """Yield the Python blocks of a reStructuredText page."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        directive = _RST_BLOCK.match(line)
+        if not directive or directive["lang"].lower() not in PYTHON_LANGUAGES:
+            continue
+        indent = len(directive["indent"])
+        j = i + 1
+        while j < len(lines) and re.match(rf"^ {{{indent + 1},}}:\w[\w-]*:", lines[j]):
+            j += 1  # directive options
+        while j < len(lines) and not lines[j].strip():
+            j += 1
+        start = j
+        while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) > indent):
+            j += 1
+        code = textwrap.dedent("\n".join(lines[start:j])).rstrip()
+        if code:
+            yield Example(_shown(path), start + 1, code + "\n", _marked_skip(lines, i, RST_SKIP))
+
+
+def page_examples(path: Path) -> list[Example]:
+    """Every Python block of one page, in order."""
+    if path.suffix == ".md":
+        return list(markdown_examples(path))
+    if path.suffix == ".rst":
+        return list(rst_examples(path))
+    return []
+
+
+def pages(selected: list[str]) -> list[Path]:
+    """The pages to check: those named, or every .md / .rst page under docs/."""
+    if selected:
+        return [Path(name).resolve() for name in selected]
+    return [p for p in sorted(DOCS.rglob("*")) if p.suffix in (".md", ".rst") and "_build" not in p.parts]
+
+
+# -- running one page (in a child interpreter) --------------------------------------------
+
+
+def _model_classes() -> set[type]:
+    """Every model class that mixes in a persist_mixins mixin, sync or asyncio."""
+    import persist_mixins
+    import persist_mixins.asyncio
+
+    found: set[type] = set()
+    todo = [persist_mixins.SimpleRedisMixin, persist_mixins.asyncio.SimpleRedisMixin]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return found
+
+
+def _leftover_keys(redis_url: str, models: set[type]) -> list[str]:
+    """Delete and return the keys left under the prefixes of ``models``."""
+    import redis  # noqa: TID251 - the checker looks behind the library's back for leftovers
+
+    client = redis.Redis.from_url(redis_url)
+    left: list[str] = []
+    try:
+        for model in models:
+            prefix = getattr(model, "__key_prefix__", None) or model.__name__
+            escaped = re.sub(r"([*?\[\]\\])", r"\\\1", prefix)
+            # "{prefix}:pk" today; "{{prefix}}..." for models with secondary indexes.
+            for pattern in (f"{escaped}:*", f"{{{escaped}}}*"):
+                keys = list(client.scan_iter(match=pattern, count=1000))
+                if keys:
+                    client.delete(*keys)
+                    left += [f"{model.__name__}: {key.decode()}" for key in keys]
+    finally:
+        client.close()
+    return left
+
+
+def run_page(redis_url: str) -> int:
+    """Child mode: run the examples given as JSON on stdin; return the exit status."""
+    if importlib.util.find_spec("persist_mixins") is None:
+        sys.path.insert(0, str(ROOT))  # not installed: document this checkout
+    examples = [Example(**item) for item in json.load(sys.stdin)]
+    name = "docs_example_" + re.sub(r"\W", "_", Path(examples[0].path).stem)
+    module = types.ModuleType(name)
+    module.__file__ = examples[0].path
+    sys.modules[name] = module  # classes defined by the examples resolve their annotations here
+    before = _model_classes()
+    left: list[str] = []
+    try:
+        for example in examples:
+            print(f"--- {example.path}:{example.line}", flush=True)
+            # Pad with blank lines so tracebacks name the page's own line numbers.
+            code = compile("\n" * (example.line - 1) + example.code, example.path, "exec")
+            exec(code, module.__dict__)
+    finally:
+        # Even after a failure: find (and delete) what the page's models left behind.
+        mine = {cls for cls in _model_classes() - before if cls.__module__ == name}
+        left = _leftover_keys(redis_url, mine)
+        if left:
+            print("examples left keys behind (now deleted):\n  " + "\n  ".join(sorted(left)), flush=True)
+        import persist_mixins
+
+        persist_mixins.close()
+    return 1 if left else 0
+
+
+# -- driving every page -------------------------------------------------------------------
+
+
+def check(path: Path, redis_url: str, verbose: bool) -> tuple[bool, int, int]:
+    """Run one page's examples in a child interpreter; return (ok, run, skipped)."""
+    examples = page_examples(path)
+    runnable = [e for e in examples if not e.skipped]
+    skipped = len(examples) - len(runnable)
+    shown = _shown(path)
+    for example in examples:
+        if example.skipped:
+            print(f"  skipped {shown}:{example.line} (marked not runnable)")
+    if not runnable:
+        return True, 0, skipped
+    env = {**os.environ, "PERSIST_REDIS_URL": redis_url, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+    payload = json.dumps([asdict(e) for e in runnable])
+    command = [sys.executable, "-W", "always::ResourceWarning", __file__, "--run-page", "--redis-url", redis_url]
+    try:
+        child = subprocess.run(
+            command,
+            input=payload,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one stream: output stays next to its "--- page:line" marker
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=PAGE_TIMEOUT,
+        )
+        status, output = child.returncode, child.stdout
+    except subprocess.TimeoutExpired as exc:
+        status, output = -1, f"{exc.stdout or ''}\ntimed out after {PAGE_TIMEOUT} s"
+    # Both are printed, not raised, when they fire during garbage collection.
+    warned = [w for w in ("ResourceWarning", "RuntimeWarning") if w in output]
+    ok = status == 0 and not warned
+    print(f"{'ok  ' if ok else 'FAIL'} {shown}: {len(runnable)} example(s)" + "".join(f" ({w})" for w in warned))
+    if (verbose or not ok) and output.strip():
+        print(textwrap.indent(output.rstrip(), "    | "))
+    return ok, len(runnable), skipped
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Check the pages named on the command line, or every page."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("pages", nargs="*", help="pages to check (default: every .md/.rst page under docs/)")
+    parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help=f"default: {DEFAULT_REDIS_URL}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show each page's output")
+    parser.add_argument("--run-page", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_page:
+        return run_page(args.redis_url)
+
+    failed: list[str] = []
+    total_run = total_skipped = 0
+    for path in pages(args.pages):
+        ok, run, skipped = check(path, args.redis_url, args.verbose)
+        total_run += run
+        total_skipped += skipped
+        if not ok:
+            failed.append(_shown(path))
+    print(f"\n{total_run} example(s) run, {total_skipped} skipped, {len(failed)} page(s) failed")
+    for name in failed:
+        print(f"  failed: {name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

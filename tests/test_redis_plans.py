@@ -22,6 +22,8 @@ from persist_mixins.query import QueryState
 from persist_mixins.run import iter_sync, run_sync
 from persist_mixins.spec import ModelSpec
 
+from .scripted import Script
+
 
 @dataclasses.dataclass
 class IceCream(SimpleRedisMixin):
@@ -88,20 +90,6 @@ SPEC = spec_of(IceCream)
 def text(key: bytes | str) -> str:
     """A key as text, whether Redis listed it as bytes or a plan named it as str."""
     return key.decode() if isinstance(key, bytes) else key
-
-
-class Script:
-    """A fake Redis for single-command plans: answers with scripted replies, in order, and records every command."""
-
-    def __init__(self, *replies: Any) -> None:
-        self.replies = list(replies)
-        self.sent: list[Any] = []
-
-    def execute(self, command: Any) -> Any:
-        self.sent.append(command)
-        if not self.replies:
-            raise AssertionError(f"unexpected command {command!r}: no reply scripted")
-        return self.replies.pop(0)
 
 
 class FakeRedis:

@@ -9,28 +9,7 @@ import pytest
 
 from persist_mixins.run import Emit, collect, iter_async, iter_sync, run_async, run_sync
 
-
-class Script:
-    """A fake driver: answers each command with the next scripted reply and records every command.
-
-    A scripted reply that is an exception instance is raised instead of returned.
-    """
-
-    def __init__(self, *replies: Any) -> None:
-        self.replies = list(replies)
-        self.sent: list[Any] = []
-
-    def execute(self, command: Any) -> Any:
-        self.sent.append(command)
-        if not self.replies:
-            raise AssertionError(f"unexpected command {command!r}: no reply scripted")
-        reply = self.replies.pop(0)
-        if isinstance(reply, BaseException):
-            raise reply
-        return reply
-
-    async def aexecute(self, command: Any) -> Any:
-        return self.execute(command)
+from .scripted import Script
 
 
 def echo_plan(log: list[str]) -> Generator[Any, Any, Any]:

@@ -8,6 +8,7 @@ are imported lazily: a Redis user never imports psycopg.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
@@ -30,12 +31,12 @@ class Backend:
     plans_module: str
     driver_module: str
 
-    @property
+    @functools.cached_property
     def plans(self) -> ModuleType:
-        """The backend's plans module (pure, driver-free)."""
+        """The backend's plans module (pure, driver-free); imported on first use."""
         return importlib.import_module(self.plans_module, __package__)
 
-    @property
+    @functools.cached_property
     def drivers(self) -> ModuleType:
         """The backend's driver module (imports the database client library).
 

@@ -20,7 +20,9 @@ from typing import Any
 from .errors import InvalidLookup
 from .spec import FieldSpec, ModelSpec
 
-__all__ = ["OPERATORS", "Condition", "evaluate", "matches", "parse_lookups", "pk_from_conditions", "value_at"]
+__all__ = [
+    "OPERATORS", "Condition", "evaluate", "matches", "parse_lookups", "pk_from_conditions", "prefilter", "value_at",
+]  # fmt: skip
 
 #: Every operator, with its aliases mapped to the canonical name.
 OPERATORS: dict[str, str] = {
@@ -296,3 +298,16 @@ def _pk_text(value: Any) -> str:
     if isinstance(value, (float, decimal.Decimal)) and not isinstance(value, bool) and value == int(value):
         return str(int(value))
     return str(value)
+
+
+#: Kinds whose JSON form compares exactly like the Python value.
+_JSON_NATIVE = {"str", "int", "float", "bool"}
+
+
+def prefilter(spec: ModelSpec, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
+    """The conditions that can be checked on a decoded JSON document before building a model.
+
+    Only top-level fields whose JSON value equals the Python value qualify; a
+    document without the field (a renamed or aliased key) is never rejected by them.
+    """
+    return tuple(c for c in conditions if len(c.path) == 1 and c.path[0] in spec.fields and c.kind in _JSON_NATIVE)

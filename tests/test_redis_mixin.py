@@ -433,3 +433,18 @@ def test_async_query_refuses_truth_testing() -> None:
 
     with pytest.raises(TypeError, match="exists"):
         bool(Truthy.all())
+
+
+def test_renamed_schematics_field_still_filters(prefix: str) -> None:
+    """A field stored under another JSON key (serialized_name) is still filtered correctly."""
+    from schematics import models, types
+
+    class Renamed(models.Model, persist_mixins.SimpleRedisMixin):
+        __key_prefix__ = prefix
+        id = types.StringType()
+        amount_kg = types.IntType(serialized_name="kg")
+
+    Renamed({"id": "a", "kg": 5}).set()
+    Renamed({"id": "b", "kg": 50}).set()
+    assert [o.id for o in Renamed.filter(amount_kg__gte=10)] == ["b"]
+    assert Renamed.count(amount_kg=5) == 1

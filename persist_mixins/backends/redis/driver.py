@@ -102,6 +102,7 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, r
     weakref.WeakKeyDictionary()
 )
 _DRIVER_ATTR = "__persist_redis_driver__"
+_ASYNC_DRIVER_ATTR = "__persist_redis_async_driver__"
 
 
 def _bad_setting(cls: type, value: Any, wanted: str) -> ConfigurationError:
@@ -131,10 +132,22 @@ def sync_driver(cls: type) -> RedisDriver:
 
 
 def async_driver(cls: type) -> AsyncRedisDriver:
-    """The driver for an asyncio model class, bound to the running event loop."""
+    """The driver for an asyncio model class, bound to the running event loop.
+
+    Cached per class for one loop and one ``configure()`` generation.
+    """
+    loop = asyncio.get_running_loop()
+    cached = cls.__dict__.get(_ASYNC_DRIVER_ATTR)
+    if cached is not None and cached[0] == config.generation() and cached[1]() is loop:
+        return cached[2]  # type: ignore[no-any-return]
+    driver = _new_async_driver(cls, loop)
+    setattr(cls, _ASYNC_DRIVER_ATTR, (config.generation(), weakref.ref(loop), driver))
+    return driver
+
+
+def _new_async_driver(cls: type, loop: asyncio.AbstractEventLoop) -> AsyncRedisDriver:
     value = config.setting("redis", cls)
     if isinstance(value, str):
-        loop = asyncio.get_running_loop()
         clients = _async_clients.setdefault(loop, {})
         client = clients.get(value)
         if client is None:
@@ -158,3 +171,4 @@ async def aclose() -> None:
     clients = _async_clients.pop(asyncio.get_running_loop(), {})
     for client in clients.values():
         await client.aclose()
+    config.reset_generation()  # drivers cached on classes must not hand out closed clients

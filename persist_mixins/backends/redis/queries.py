@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound
-from ...lookups import Condition, matches, pk_from_conditions
+from ...lookups import Condition, evaluate, matches, pk_from_conditions, prefilter
 from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
 from .index import IndexField, candidate_commands, index_fields, index_keys, is_exact, pks_from_reply, served
-from .layout import key_for, pk_of_key, scan_pattern
+from .layout import decode, key_for, pk_of_key, scan_pattern
 from .plans import fetch, load
 from .writes import KEEP, delete_command, save_command, send_batch
 
@@ -63,14 +63,23 @@ def _scan_keys(
 
 
 def _read(spec: ModelSpec, keys: list[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
-    """Stream ``(key, obj)`` for the keys whose object still exists and meets the conditions."""
+    """Stream ``(key, obj)`` for the keys whose object still exists and meets the conditions.
+
+    Conditions on JSON-native fields (str, int, float, bool) are first checked on the
+    decoded document, so most non-matches never pay for building a model instance;
+    every condition is then checked on the instance itself.
+    """
+    early = prefilter(spec, conditions)
     for start in range(0, len(keys), READ_BATCH):
         batch = keys[start : start + READ_BATCH]
         raws = yield Command(("MGET", *batch))
         for key, raw in zip(batch, raws, strict=True):
             if raw is None:  # expired or deleted since it was listed: never a ghost, never a crash
                 continue
-            obj = load(spec, key, raw)
+            data = decode(spec, key, raw)
+            if early and not all(cond.field not in data or evaluate(spec, cond, data) for cond in early):
+                continue
+            obj = spec.adapter.load(data)
             if matches(spec, conditions, obj):
                 yield Emit((key, obj))
 

@@ -279,11 +279,16 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
 
 
 def resolve_hints(cls: type) -> dict[str, Any]:
-    """``typing.get_type_hints`` that tolerates unresolvable forward references."""
+    """The resolved annotations of a model class (they say how each field is stored).
+
+    Raises:
+        ConfigurationError: an annotation names a type the class's module cannot see
+            (a type imported inside a function, or only under ``TYPE_CHECKING``).
+    """
     try:
         return typing.get_type_hints(cls, include_extras=True)
-    except Exception:  # noqa: BLE001 - a bad forward ref must not hide the other fields
-        hints: dict[str, Any] = {}
-        for klass in reversed(cls.__mro__):
-            hints.update(inspect.get_annotations(klass))
-        return hints
+    except NameError as exc:
+        raise ConfigurationError(
+            f"{cls.__name__}: cannot resolve a field annotation ({exc}); the type must be importable "
+            f"from the module that defines {cls.__name__} ({cls.__module__}), because it says how the field is stored"
+        ) from exc

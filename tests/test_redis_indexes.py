@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import decimal
 import threading
 import time
 from collections.abc import Iterator
@@ -332,3 +333,30 @@ def test_intersection_of_indexed_and_unindexed_conditions(many: Any) -> None:
     found = many.filter(qty__gte=8, when__lt=base + dt.timedelta(hours=50), name="n0", id__endswith="8")
     assert sorted(o.id for o in found) == ["18", "48"]
     assert many.count(qty__range=(2, 3), name__in=["n1"]) == 13
+
+
+def test_count_stays_exact_for_ints_beyond_float_precision(many: Any) -> None:
+    """Ints that share a float score (beyond 2**53) are still counted exactly."""
+    big = 2**60
+    many.set_many([many(id="a", qty=big), many(id="b", qty=big + 1)])
+    assert float(big) == float(big + 1)
+    assert many.count(qty=big) == 1
+    assert many.count(qty__gt=big) == 1
+    assert [o.id for o in many.filter(qty=big + 1)] == ["b"]
+
+
+def test_strict_bounds_keep_values_that_round_to_the_bound(prefix: str) -> None:
+    """Decimals that share a float score with a strict bound are still found when they satisfy it."""
+
+    @dataclasses.dataclass
+    class Price(persist_mixins.SimpleRedisMixin):
+        __key_prefix__ = prefix
+        __indexes__ = ("amount",)
+        id: str | None = None
+        amount: decimal.Decimal | None = None
+
+    tenth = decimal.Decimal("0.1")
+    Price.set_many([Price(id="tenth", amount=tenth), Price(id="above", amount=tenth + decimal.Decimal("1e-25"))])
+    assert [p.id for p in Price.filter(amount__gt=tenth)] == ["above"]
+    assert [p.id for p in Price.filter(amount__lt=tenth + decimal.Decimal("1e-25"))] == ["tenth"]
+    assert Price.count(amount__gt=tenth) == 1

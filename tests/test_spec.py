@@ -311,3 +311,20 @@ def test_unique_together_pk_that_an_int_pk_field_cannot_hold_raises_validation_e
     """A joined pk such as '1.2' that the int pk field cannot hold raises ValidationError."""
     with pytest.raises(ValidationError):
         spec_of(Crate).ensure_pk(Crate(shelf=1, slot=2))
+
+
+def test_unresolvable_annotation_is_a_configuration_error() -> None:
+    """A field annotated with a type the module cannot see fails clearly instead of being stored untyped."""
+    namespace: dict[str, Any] = {}
+    exec(
+        "from __future__ import annotations\n"
+        "import dataclasses\n"
+        "from persist_mixins import SimpleRedisMixin\n"
+        "@dataclasses.dataclass\n"
+        "class Hidden(SimpleRedisMixin):\n"
+        "    id: str | None = None\n"
+        "    amount: Missing | None = None\n",
+        namespace,
+    )
+    with pytest.raises(ConfigurationError, match="Missing"):
+        spec_of(namespace["Hidden"])

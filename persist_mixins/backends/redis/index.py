@@ -144,9 +144,24 @@ def served(spec: ModelSpec, conditions: Iterable[Condition]) -> list[tuple[Condi
     return out
 
 
+#: Floats hold every int up to 2**53 exactly; past that, distinct ints may share a score.
+_EXACT_INT = 2**53
+
+
 def is_exact(cond: Condition, field: IndexField) -> bool:
-    """True when the index alone decides the condition (no need to decode objects to check it)."""
-    return field.kind in EXACT_KINDS or cond.op == "isnull"
+    """True when the index alone decides the condition (no need to decode objects to check it).
+
+    Scores are floats, which are monotonic in the value: comparing against a bound
+    below 2**53 in magnitude gives the same answer for every stored int.
+    """
+    if cond.op == "isnull":
+        return True
+    if field.kind not in EXACT_KINDS:
+        return False
+    if field.kind == "int":
+        values = cond.value if cond.op in ("in", "range") else (cond.value,)
+        return all(v is None or (v == int(v) and abs(v) < _EXACT_INT) for v in values)
+    return True
 
 
 def _bound(field: IndexField, value: Any, exclusive: bool) -> str:
@@ -165,11 +180,14 @@ def candidate_commands(cond: Condition, field: IndexField) -> list[Command]:
     if op in ("eq", "in"):
         values = [value] if op == "eq" else [v for v in value if v is not None]
         return [Command(("ZRANGEBYSCORE", field.key, repr(score(field, v)), repr(score(field, v)))) for v in values]
+    # A strict bound is only safe when scores order exactly like the values; otherwise a
+    # value that rounds to the bound's score would be lost before the re-check could keep it.
+    strict = is_exact(cond, field)
     lo, hi = "-inf", "+inf"
     if op in ("gt", "gte"):
-        lo = _bound(field, value, op == "gt")
+        lo = _bound(field, value, op == "gt" and strict)
     elif op in ("lt", "lte"):
-        hi = _bound(field, value, op == "lt")
+        hi = _bound(field, value, op == "lt" and strict)
     else:  # range
         lo, hi = _bound(field, value[0], False), _bound(field, value[1], False)
     return [Command(("ZRANGEBYSCORE", field.key, lo, hi))]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import decimal
 import time
+import uuid
 from typing import Any
 
 import orjson
@@ -182,6 +184,14 @@ LOOKUPS: list[tuple[dict[str, Any], list[str]]] = [
     ({"best_before__lt": dt.datetime(2030, 6, 1, tzinfo=dt.timezone.utc)}, ["a", "b", "c"]),
     ({"made_on__range": (dt.date(2029, 1, 1), dt.date(2030, 1, 1))}, ["a", "b", "c"]),
     ({"amount_kg__gte": 10, "flavour__icontains": "mint"}, ["c"]),
+    ({"ratio__gt": 0.2}, ["a", "b", "c", "n"]),
+    ({"ratio__lt": 0.25}, []),
+    ({"fresh": True}, ["a", "b", "c", "n"]),
+    ({"fresh": False}, []),
+    ({"price__lte": decimal.Decimal("3.10")}, ["a", "b", "c", "n"]),
+    ({"price__gt": decimal.Decimal("3.1")}, []),
+    ({"ref": "12345678-1234-5678-1234-567812345678"}, ["a", "b", "c", "n"]),
+    ({"ref__in": [uuid.UUID(int=1)]}, []),
 ]
 
 

@@ -12,7 +12,6 @@ import functools
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
 
 from .adapters import build_adapter
 from .errors import ConfigurationError
@@ -80,9 +79,4 @@ def _build_spec(cls: type) -> ModelSpec:
     if not adapter.fields:
         raise ConfigurationError(f"{cls.__name__} has no fields: it cannot be stored (is it an abstract base?)")
     options = read_options(cls, set(adapter.fields))
-    return ModelSpec(cls, cls.__name__, options, adapter, adapter.fields)
-
-
-def instance_spec(obj: Any) -> ModelSpec:
-    """The spec of an instance's class."""
-    return spec_of(type(obj))
+    return ModelSpec(cls, cls.__name__, options, adapter)

@@ -9,12 +9,11 @@ every class resolves its connection afresh.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import Any
 
 from .errors import ConfigurationError
 
-__all__ = ["configure", "generation", "register_closer", "setting"]
+__all__ = ["configure", "generation", "reset_generation", "setting"]
 
 _ENV = {
     "redis": "PERSIST_REDIS_URL",
@@ -35,7 +34,6 @@ CLASS_OPTIONS = {
 
 _configured: dict[str, Any] = {}
 _generation = 0
-_closers: list[Callable[[], Any]] = []
 
 
 def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None) -> None:
@@ -78,16 +76,6 @@ def setting(backend: str, cls: type) -> Any:
     if backend in _configured:
         return _configured[backend]
     return os.environ.get(_ENV[backend]) or _DEFAULTS[backend]
-
-
-def register_closer(closer: Callable[[], Any]) -> None:
-    """Let a backend's driver module close what it opened when :func:`close` runs."""
-    _closers.append(closer)
-
-
-def closers() -> list[Callable[[], Any]]:
-    """The registered closers (used by ``close()``)."""
-    return list(_closers)
 
 
 def reset_generation() -> None:

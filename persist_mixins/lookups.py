@@ -21,7 +21,8 @@ from .errors import InvalidLookup
 from .spec import FieldSpec, ModelSpec
 
 __all__ = [
-    "OPERATORS", "Condition", "evaluate", "matches", "parse_lookups", "pk_from_conditions", "prefilter", "value_at",
+    "OPERATORS", "Condition", "evaluate", "matches", "parse_lookups", "pk_from_conditions", "prefilter",
+    "resolve_path", "value_at",
 ]  # fmt: skip
 
 #: Every operator, with its aliases mapped to the canonical name.
@@ -67,7 +68,12 @@ class Condition:
         return self.path[0]
 
 
-def _resolve(spec: ModelSpec, parts: list[str], lookup: str) -> tuple[tuple[str, ...], FieldSpec | None]:
+def resolve_path(spec: ModelSpec, parts: list[str], lookup: str) -> tuple[tuple[str, ...], FieldSpec | None]:
+    """Resolve ``["grommet", "weight"]`` to a field path and the field at its end.
+
+    ``pk`` names the pk field; paths continue into nested models and, untyped, into
+    dicts.  Raises :class:`~persist_mixins.errors.InvalidLookup` for a name the model lacks.
+    """
     from .adapters import build_adapter  # lookups are parsed after adapters exist
 
     fields: Mapping[str, FieldSpec] | None = spec.fields
@@ -134,7 +140,7 @@ def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
         op = OPERATORS[parts.pop()]
     if not all(parts):
         raise InvalidLookup(f"{spec.name}.filter({lookup}=...): malformed lookup")
-    path, field = _resolve(spec, parts, lookup)
+    path, field = resolve_path(spec, parts, lookup)
     kind = field.kind if field is not None else "any"
     pseudo_pk = path == ("pk",) and "pk" not in spec.fields
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import InvalidLookup
-from .lookups import Condition, _resolve, parse_lookups, value_at
+from .lookups import Condition, parse_lookups, resolve_path, value_at
 from .spec import ModelSpec
 
 __all__ = ["Ordering", "QueryState", "sort_objects"]
@@ -47,7 +47,7 @@ class QueryState:
             if not isinstance(term, str) or not term.lstrip("-"):
                 raise InvalidLookup(f"{spec.name}.order_by({term!r}): give field names such as 'name' or '-name'")
             name = term.lstrip("-")
-            path, field = _resolve(spec, name.split("__"), name)
+            path, field = resolve_path(spec, name.split("__"), name)
             if field is not None and field.kind in ("list", "dict", "model"):
                 raise InvalidLookup(f"{spec.name}.order_by({term!r}): {field.kind} values cannot be ordered")
             terms.append(Ordering(path, term.startswith("-")))

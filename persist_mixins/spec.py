@@ -76,8 +76,12 @@ class ModelSpec:
     cls: type
     name: str
     options: Options
-    adapter: ModelAdapter
-    fields: Mapping[str, FieldSpec] = field(repr=False)
+    adapter: ModelAdapter = field(repr=False)
+
+    @property
+    def fields(self) -> Mapping[str, FieldSpec]:
+        """The persisted fields, by name, in declaration order."""
+        return self.adapter.fields
 
     @property
     def pk_field(self) -> str | None:

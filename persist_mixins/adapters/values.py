@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Codec", "Kind", "codec_for", "kind_of_value"]
+__all__ = ["Codec", "Kind", "codec_for"]
 
 Kind = Literal[
     "str", "int", "float", "bool", "datetime", "date", "decimal", "uuid",
@@ -195,26 +195,3 @@ def codec_for(annotation: Any, nested: NestedResolver) -> Codec:
         if found is not None:
             return found
     return _ANY
-
-
-_VALUE_KINDS: tuple[tuple[type, Kind], ...] = (
-    (bool, "bool"),
-    (int, "int"),
-    (float, "float"),
-    (decimal.Decimal, "decimal"),
-    (dt.datetime, "datetime"),
-    (dt.date, "date"),
-    (uuid.UUID, "uuid"),
-    (str, "str"),
-    (list, "list"),
-    (tuple, "list"),
-    (dict, "dict"),
-)
-
-
-def kind_of_value(value: Any) -> Kind:
-    """Return the kind a Python value belongs to (``"any"`` when unknown)."""
-    for type_, kind in _VALUE_KINDS:
-        if isinstance(value, type_):
-            return kind
-    return "any"

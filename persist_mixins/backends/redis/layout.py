@@ -17,7 +17,7 @@ from ...spec import ModelSpec
 
 __all__ = [
     "decode", "encode", "entries_key", "entries_prefix", "escape_glob", "index_key", "key_for",
-    "legacy_key_for", "null_key", "object_prefix", "pk_of_key", "scan_pattern", "schedule_key",
+    "null_key", "object_prefix", "pk_of_key", "scan_pattern", "schedule_key",
 ]  # fmt: skip
 
 _GLOB = re.compile(r"([*?\[\]\\])")
@@ -42,11 +42,6 @@ def object_prefix(spec: ModelSpec) -> str:
 def key_for(spec: ModelSpec, pk: str) -> str:
     """The key of the object with this pk."""
     return object_prefix(spec) + pk
-
-
-def legacy_key_for(spec: ModelSpec, pk: str) -> str:
-    """Where an object lived before the model declared ``__indexes__`` (redis-schematics layout)."""
-    return f"{spec.options.key_prefix}:{pk}"
 
 
 def scan_pattern(spec: ModelSpec, *, legacy: bool = False) -> str:

@@ -146,7 +146,7 @@ def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Pl
     bounded = False
     for cond, _ in served(spec, state.conditions):
         for command in candidate_commands(cond, field):
-            lo, hi, bounded = _tighter(lo, command.args[2]), _looser_min(hi, command.args[3]), True
+            lo, hi, bounded = _max_lower(lo, command.args[2]), _min_upper(hi, command.args[3]), True
     limit = state.limit
     assert limit is not None  # _ordered_index only picks this path for limited queries
     page = min(max(state.offset + limit, 16), READ_BATCH)
@@ -176,12 +176,12 @@ def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Pl
             start += page
 
 
-def _tighter(current: str, bound: str) -> str:
+def _max_lower(current: str, bound: str) -> str:
     """The larger of two ZRANGEBYSCORE lower bounds."""
     return bound if current == "-inf" or _num(bound) > _num(current) else current
 
 
-def _looser_min(current: str, bound: str) -> str:
+def _min_upper(current: str, bound: str) -> str:
     """The smaller of two ZRANGEBYSCORE upper bounds."""
     return bound if current == "+inf" or _num(bound) < _num(current) else current
 

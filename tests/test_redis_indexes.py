@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import decimal
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -273,13 +274,17 @@ async def test_scripts_reload_after_script_flush(ix: Api, redis_client: redis.Re
     assert await ix.run(ix.Model.all().delete()) == 2
 
 
-async def test_reindex_moves_unindexed_and_redis_schematics_data(api: Api, redis_client: redis.Redis) -> None:
-    """reindex() indexes objects written before __indexes__ was declared, keeping their TTLs."""
+async def test_reindex_moves_unindexed_and_redis_schematics_data(
+    api: Api, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """reindex() indexes objects written before __indexes__ was declared, keeping their TTLs, and logs progress."""
     await api.run(sample(api, id="old", amount_kg=10).set())
     await api.run(sample(api, id="brief", amount_kg=20).set(expire=100))
     indexed = api.variant("", __indexes__=("amount_kg",))
     assert await indexed.ids(indexed.Model.filter(amount_kg=10)) == []  # not indexed yet
-    assert await indexed.run(indexed.Model.reindex()) == 2
+    with caplog.at_level(logging.INFO, logger="persist_mixins"):
+        assert await indexed.run(indexed.Model.reindex()) == 2
+    assert any("2 objects indexed" in message for message in caplog.messages)
     assert await indexed.ids(indexed.Model.filter(amount_kg=10)) == ["old"]
     brief = await indexed.run(indexed.Model.match(amount_kg=20))
     assert 95 < await indexed.run(brief.ttl()) <= 100

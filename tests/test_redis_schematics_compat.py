@@ -151,3 +151,22 @@ def test_configure_supplies_the_client_when_the_model_has_none(
     IceCreamModel(dict(id="x", amount_kg=1)).set()
     assert redis_client.exists(f"{prefix}:x") == 1
     assert IceCreamModel.match(pk="x").amount_kg == 1
+
+
+def test_reindex_picks_up_redis_schematics_data(prefix: str, legacy: Any) -> None:
+    """Objects redis-schematics wrote become indexed (and keep their TTL) after reindex()."""
+    legacy(dict(id="vanilla", flavour="Vanilla", amount_kg=42)).set()
+    legacy(dict(id="mint", flavour="Mint", amount_kg=3)).set()
+
+    class Indexed(models.Model, SimpleRedisMixin):
+        __key_prefix__ = prefix
+        __indexes__ = ("amount_kg",)
+        pk = types.StringType()
+        id = types.StringType()
+        flavour = types.StringType()
+        amount_kg = types.IntType()
+        best_before = types.DateTimeType()
+
+    assert Indexed.reindex() == 2
+    assert [o.id for o in Indexed.filter(amount_kg__gte=10)] == ["vanilla"]
+    assert Indexed.match(pk="mint").flavour == "Mint"

@@ -458,3 +458,32 @@ def test_renamed_schematics_field_still_filters(prefix: str) -> None:
     Renamed({"id": "b", "kg": 50}).set()
     assert [o.id for o in Renamed.filter(amount_kg__gte=10)] == ["b"]
     assert Renamed.count(amount_kg=5) == 1
+
+
+def test_frozen_models_receive_a_generated_pk(prefix: str) -> None:
+    """Frozen dataclasses, frozen attrs classes and frozen pydantic models get their pk filled and round-trip."""
+    import attrs
+    import pydantic
+
+    @dataclasses.dataclass(frozen=True)
+    class FrozenData(persist_mixins.SimpleRedisMixin):
+        __key_prefix__ = prefix + ":d"
+        id: str | None = None
+        n: int = 0
+
+    @attrs.frozen
+    class FrozenAttrs(persist_mixins.SimpleRedisMixin):
+        __key_prefix__ = prefix + ":a"
+        id: str | None = None
+        n: int = 0
+
+    class FrozenPydantic(persist_mixins.SimpleRedisMixin, pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(frozen=True)
+        __key_prefix__ = prefix + ":p"
+        id: str | None = None
+        n: int = 0
+
+    for model in (FrozenData, FrozenAttrs, FrozenPydantic):
+        obj = model(n=3).set()
+        assert obj.id is not None and len(obj.id) == 32
+        assert model.match_for_pk(obj.id) == obj

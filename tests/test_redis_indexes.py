@@ -365,3 +365,13 @@ def test_strict_bounds_keep_values_that_round_to_the_bound(prefix: str) -> None:
     assert [p.id for p in Price.filter(amount__gt=tenth)] == ["above"]
     assert [p.id for p in Price.filter(amount__lt=tenth + decimal.Decimal("1e-25"))] == ["tenth"]
     assert Price.count(amount__gt=tenth) == 1
+
+
+async def test_range_conditions_on_one_field_read_one_range(ix: Api, commands: list[tuple[Any, ...]]) -> None:
+    """gte and lt on one indexed field become one ZRANGEBYSCORE reading only the hits, not two half-ranges."""
+    await ix.run(ix.Model.set_many([sample(ix, id=f"o{i:03}", amount_kg=i) for i in range(300)]))
+    commands.clear()
+    assert await ix.ids(ix.Model.filter(amount_kg__gte=10, amount_kg__lt=13)) == ["o010", "o011", "o012"]
+    ranges = [args for args in commands if args[0] == "ZRANGEBYSCORE"]
+    assert ranges == [("ZRANGEBYSCORE", f"{{{ix.prefix}}}#i:amount_kg", "10.0", "(13.0")]
+    assert await ix.run(ix.Model.count(amount_kg__gt=10, amount_kg__lte=20, amount_kg__range=(0, 15))) == 5

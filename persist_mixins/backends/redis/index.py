@@ -26,7 +26,10 @@ from ...spec import ModelSpec
 from .commands import Command
 from .layout import index_key, null_key
 
-__all__ = ["IndexField", "entries", "index_fields", "served", "candidate_commands", "pks_from_reply"]
+__all__ = [
+    "IndexField", "candidate_commands", "entries", "fetch_groups", "index_fields", "is_exact", "pks_from_reply",
+    "score_bounds", "served",
+]  # fmt: skip
 
 SCORED_KINDS = {"int", "float", "decimal", "bool", "datetime", "date"}
 LEX_KINDS = {"str", "uuid"}
@@ -164,8 +167,61 @@ def is_exact(cond: Condition, field: IndexField) -> bool:
     return True
 
 
-def _bound(field: IndexField, value: Any, exclusive: bool) -> str:
-    return ("(" if exclusive else "") + repr(score(field, value))
+_RANGE_OPS = {"gt", "gte", "lt", "lte", "range"}
+
+
+def score_bounds(field: IndexField, conds: Iterable[Condition]) -> tuple[str, str]:
+    """The tightest ``ZRANGEBYSCORE`` bounds satisfying every range condition on one scored field.
+
+    ``amount_kg__gte=10, amount_kg__lt=20`` becomes one range ``10.0 (20.0``, so a
+    query reads the index entries it returns, not two half-open ranges to intersect.
+    A strict bound is used only when scores order exactly like the values;
+    otherwise a value that rounds to the bound's score would be lost before the
+    re-check on the decoded object could keep it.
+    """
+    lo: tuple[float, bool] = (float("-inf"), False)  # (score, exclusive)
+    hi: tuple[float, bool] = (float("inf"), False)
+    for cond in conds:
+        strict = is_exact(cond, field)
+        if cond.op in ("gt", "gte"):
+            lo = max(lo, (score(field, cond.value), cond.op == "gt" and strict))
+        elif cond.op in ("lt", "lte"):
+            hi = min(hi, (score(field, cond.value), cond.op == "lt" and strict), key=_upper_key)
+        elif cond.op == "range":
+            lo = max(lo, (score(field, cond.value[0]), False))
+            hi = min(hi, (score(field, cond.value[1]), False), key=_upper_key)
+    return _fmt(lo, "-inf"), _fmt(hi, "+inf")
+
+
+def _upper_key(bound: tuple[float, bool]) -> tuple[float, bool]:
+    # For upper bounds the smaller value is tighter, and at equal values the exclusive one.
+    return (bound[0], not bound[1])
+
+
+def _fmt(bound: tuple[float, bool], infinite: str) -> str:
+    value, exclusive = bound
+    if value in (float("inf"), float("-inf")):
+        return infinite
+    return ("(" if exclusive else "") + repr(value)
+
+
+def fetch_groups(usable: list[tuple[Condition, IndexField]]) -> list[tuple[IndexField, list[Command]]]:
+    """The index reads for a query: one group of commands per set of candidates to intersect.
+
+    Range conditions on the same scored field share one merged range; every other
+    condition gets its own group (an ``in`` is the union of its commands' replies).
+    """
+    groups: list[tuple[IndexField, list[Command]]] = []
+    ranges: dict[str, tuple[IndexField, list[Condition]]] = {}
+    for cond, field in usable:
+        if not field.lexical and cond.op in _RANGE_OPS:
+            ranges.setdefault(field.name, (field, []))[1].append(cond)
+        else:
+            groups.append((field, candidate_commands(cond, field)))
+    for field, conds in ranges.values():
+        lo, hi = score_bounds(field, conds)
+        groups.append((field, [Command(("ZRANGEBYSCORE", field.key, lo, hi))]))
+    return groups
 
 
 def candidate_commands(cond: Condition, field: IndexField) -> list[Command]:
@@ -180,17 +236,7 @@ def candidate_commands(cond: Condition, field: IndexField) -> list[Command]:
     if op in ("eq", "in"):
         values = [value] if op == "eq" else [v for v in value if v is not None]
         return [Command(("ZRANGEBYSCORE", field.key, repr(score(field, v)), repr(score(field, v)))) for v in values]
-    # A strict bound is only safe when scores order exactly like the values; otherwise a
-    # value that rounds to the bound's score would be lost before the re-check could keep it.
-    strict = is_exact(cond, field)
-    lo, hi = "-inf", "+inf"
-    if op in ("gt", "gte"):
-        lo = _bound(field, value, op == "gt" and strict)
-    elif op in ("lt", "lte"):
-        hi = _bound(field, value, op == "lt" and strict)
-    else:  # range
-        lo, hi = _bound(field, value[0], False), _bound(field, value[1], False)
-    return [Command(("ZRANGEBYSCORE", field.key, lo, hi))]
+    return [Command(("ZRANGEBYSCORE", field.key, *score_bounds(field, [cond])))]
 
 
 def _lex_ranges(field: IndexField, op: str, value: Any) -> list[tuple[bytes, bytes]]:

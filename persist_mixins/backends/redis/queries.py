@@ -21,7 +21,7 @@ from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
-from .index import IndexField, candidate_commands, index_fields, index_keys, is_exact, pks_from_reply, served
+from .index import IndexField, fetch_groups, index_fields, index_keys, is_exact, pks_from_reply, score_bounds, served
 from .layout import decode, key_for, pk_of_key, scan_pattern
 from .plans import fetch, load
 from .writes import KEEP, delete_command, save_command, send_batch
@@ -93,8 +93,7 @@ def _candidates(spec: ModelSpec, usable: list[tuple[Condition, IndexField]]) -> 
     """The pks every index-served condition admits, in one round trip."""
     commands: list[Command] = []
     spans: list[tuple[IndexField, int]] = []
-    for cond, field in usable:
-        part = candidate_commands(cond, field)
+    for field, part in fetch_groups(usable):
         spans.append((field, len(part)))
         commands += part
     replies = (yield Pipeline(tuple(commands))) if len(commands) > 1 else [(yield commands[0])]
@@ -117,7 +116,9 @@ def _source(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
         yield from _scan(spec, conditions)
         return
     pks = yield from _candidates(spec, usable)
-    yield from _read(spec, [key_for(spec, pk) for pk in pks], conditions)
+    # When the indexes decide every condition, the objects need no second look.
+    exact = len(usable) == len(conditions) and all(is_exact(c, f) for c, f in usable)
+    yield from _read(spec, [key_for(spec, pk) for pk in pks], () if exact else conditions)
 
 
 def _ordered_index(spec: ModelSpec, state: QueryState) -> IndexField | None:
@@ -142,11 +143,9 @@ def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Pl
     None values come last ascending and first descending, as in the unindexed path.
     """
     desc = state.ordering[0].descending
-    lo, hi = "-inf", "+inf"
-    bounded = False
-    for cond, _ in served(spec, state.conditions):
-        for command in candidate_commands(cond, field):
-            lo, hi, bounded = _max_lower(lo, command.args[2]), _min_upper(hi, command.args[3]), True
+    on_field = [cond for cond, _ in served(spec, state.conditions)]
+    lo, hi = score_bounds(field, on_field)
+    bounded = bool(on_field)
     limit = state.limit
     assert limit is not None  # _ordered_index only picks this path for limited queries
     page = min(max(state.offset + limit, 16), READ_BATCH)
@@ -174,20 +173,6 @@ def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Pl
             if len(members) < page:
                 break
             start += page
-
-
-def _max_lower(current: str, bound: str) -> str:
-    """The larger of two ZRANGEBYSCORE lower bounds."""
-    return bound if current == "-inf" or _num(bound) > _num(current) else current
-
-
-def _min_upper(current: str, bound: str) -> str:
-    """The smaller of two ZRANGEBYSCORE upper bounds."""
-    return bound if current == "+inf" or _num(bound) < _num(current) else current
-
-
-def _num(bound: str) -> float:
-    return float(bound.lstrip("("))
 
 
 def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:

@@ -42,16 +42,31 @@ _NOW = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) * 1000 + math.f
 #: KEYS: object, entries hash, schedule, then every index key (value set, null set per field).
 #: ARGV: payload, mode ('SET' | 'XX'), px ('' = no expiry, 'KEEP' = keep TTL), pk, then
 #: triples (index key position from 1, score, member).  Returns 1 written, 0 skipped (XX).
+#: Only entries that changed are touched: an overwrite that keeps its indexed values costs
+#: HGETALL, one ZADD per scored field (the score may have moved), SET and the schedule update.
 SAVE = Script(
     "if ARGV[2] == 'XX' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
     "local old = redis.call('HGETALL', KEYS[2])\n"
-    "for i = 1, #old, 2 do redis.call('ZREM', old[i], old[i + 1]) end\n"
-    "if #old > 0 then redis.call('DEL', KEYS[2]) end\n"
+    "local prev = {}\n"
+    "for i = 1, #old, 2 do prev[old[i]] = old[i + 1] end\n"
+    "local changed = {}\n"
     "for i = 5, #ARGV, 3 do\n"
     "  local key = KEYS[3 + tonumber(ARGV[i])]\n"
-    "  redis.call('ZADD', key, ARGV[i + 1], ARGV[i + 2])\n"
-    "  redis.call('HSET', KEYS[2], key, ARGV[i + 2])\n"
+    "  local member = ARGV[i + 2]\n"
+    "  local was = prev[key]\n"
+    "  if was ~= member then\n"
+    "    if was then redis.call('ZREM', key, was) end\n"
+    "    changed[#changed + 1] = key\n"
+    "    changed[#changed + 1] = member\n"
+    "  end\n"
+    "  if was ~= member or ARGV[i + 1] ~= '0' then redis.call('ZADD', key, ARGV[i + 1], member) end\n"
+    "  prev[key] = nil\n"
     "end\n"
+    "for key, member in pairs(prev) do\n"
+    "  redis.call('ZREM', key, member)\n"
+    "  redis.call('HDEL', KEYS[2], key)\n"
+    "end\n"
+    "if #changed > 0 then redis.call('HSET', KEYS[2], unpack(changed)) end\n"
     "local px = ARGV[3]\n"
     "if px == 'KEEP' then\n"
     "  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')\n"

@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ValidationError
 from ..spec import ModelAdapter, resolve_hints
 from . import field_spec, nested_codec
-from .values import Codec, codec_for
+from .values import Codec, codec_for, is_identity
 
 
 def codecs_for(cls: type, names: list[str]) -> dict[str, Codec]:
@@ -60,13 +60,20 @@ def make_adapter(
                 raise ValidationError(f"{cls.__name__}.{name}: {exc}") from exc
         return out
 
+    # Loading is the hot path of every read: fields whose JSON value is already the
+    # Python value (str, int, bool, untyped) are copied without a call.
+    loaders = tuple((name, None if is_identity(codec.load) else codec.load) for name, codec in items)
+
     def load(data: Mapping[str, Any]) -> Any:
         values: dict[str, Any] = {}
-        for name, codec in items:
+        for name, loader in loaders:
             if name in data:
                 raw = data[name]
+                if loader is None or raw is None:
+                    values[name] = raw
+                    continue
                 try:
-                    values[name] = None if raw is None else codec.load(raw)
+                    values[name] = loader(raw)
                 except (TypeError, ValueError, KeyError) as exc:
                     raise ValidationError(f"{cls.__name__}.{name}: stored value {raw!r} does not load: {exc}") from exc
         return build(values)

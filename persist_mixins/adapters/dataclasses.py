@@ -15,7 +15,11 @@ def adapter(cls: type) -> ModelAdapter:
     codecs = codecs_for(cls, [f.name for f in fields])
     init = {f.name for f in fields if f.init}
 
+    every_field_is_init = len(init) == len(fields)
+
     def build(values: dict[str, Any]) -> Any:
+        if every_field_is_init:
+            return cls(**values)
         obj = cls(**{k: v for k, v in values.items() if k in init})
         for name, value in values.items():
             if name not in init:

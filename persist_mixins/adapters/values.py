@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Codec", "Kind", "codec_for"]
+__all__ = ["Codec", "Kind", "codec_for", "is_identity"]
 
 Kind = Literal[
     "str", "int", "float", "bool", "datetime", "date", "decimal", "uuid",
@@ -135,7 +135,13 @@ def _nullable(codec: Codec) -> Codec:
     def load(v: Any) -> Any:
         return None if v is None else codec.load(v)
 
-    return Codec(codec.kind, dump, load, nullable=True, model=codec.model)
+    # None loads as itself through an identity codec: keep it, it is skipped on the hot path.
+    return Codec(codec.kind, dump, _identity if codec.load is _identity else load, nullable=True, model=codec.model)
+
+
+def is_identity(load: Callable[[Any], Any]) -> bool:
+    """True when a codec's ``load`` returns JSON values unchanged (str, int, bool, untyped)."""
+    return load is _identity
 
 
 def _list_of(item: Codec) -> Codec:

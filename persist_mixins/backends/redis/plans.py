@@ -21,7 +21,7 @@ from ...spec import ModelSpec
 from . import scripts
 from .commands import Command, Pipeline
 from .layout import decode, entries_prefix, key_for, object_prefix, schedule_key
-from .writes import delete_command, expire_ms, save_command, send, send_batch
+from .writes import SCRIPT_BATCH, delete_command, expire_ms, save_command, send, send_batch, write_commands
 
 __all__ = [
     "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
@@ -55,9 +55,10 @@ def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
-    commands = [save_command(spec, obj, px) for obj in items]
-    for start in range(0, len(commands), BATCH):
-        yield from send_batch(commands[start : start + BATCH])
+    commands = write_commands(spec, items, px)  # validates every object before the first write
+    per_trip = max(1, BATCH // (SCRIPT_BATCH if spec.options.indexes else 1))
+    for start in range(0, len(commands), per_trip):
+        yield from send_batch(commands[start : start + per_trip])
     return items
 
 

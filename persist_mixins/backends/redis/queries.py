@@ -24,7 +24,7 @@ from .commands import Command, Pipeline
 from .index import IndexField, fetch_groups, index_fields, index_keys, is_exact, pks_from_reply, score_bounds, served
 from .layout import decode, key_for, pk_of_key, scan_pattern
 from .plans import fetch, load
-from .writes import KEEP, delete_command, save_command, send_batch
+from .writes import KEEP, count_written, delete_command, send_batch, write_commands
 
 __all__ = [
     "count", "delete_where", "exists", "match", "match_for_values", "reindex", "select_pairs", "update_where",
@@ -277,15 +277,14 @@ def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) 
         if name == spec.pk_field or name in spec.options.unique_together:
             raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
     pairs = yield from collect(select_pairs(spec, state))
-    commands = []
-    for _, obj in pairs:
+    objs = [obj for _, obj in pairs]
+    for obj in objs:
         for name, value in values.items():
             spec.adapter.set_field(obj, name, value)
-        commands.append(save_command(spec, obj, KEEP, only_existing=True))
+    commands = write_commands(spec, objs, KEEP, only_existing=True)  # validates all first
     written = 0
     for start in range(0, len(commands), BATCH):
-        replies = yield from send_batch(commands[start : start + BATCH])
-        written += sum(1 for reply in replies if reply)
+        written += count_written((yield from send_batch(commands[start : start + BATCH])))
     return written
 
 
@@ -304,11 +303,10 @@ def reindex(spec: ModelSpec) -> Plan[int]:
     yield Command(("DEL", *index_keys(spec)))
     done = 0
     for keys in (yield from collect(_scan_keys(spec))):
-        pairs = yield from collect(_read(spec, keys, ()))
-        commands = [save_command(spec, obj, KEEP, only_existing=True) for _, obj in pairs]
-        if commands:
-            yield from send_batch(commands)
-        done += len(commands)
+        objs = [obj for _, obj in (yield from collect(_read(spec, keys, ())))]
+        if objs:
+            yield from send_batch(write_commands(spec, objs, KEEP, only_existing=True))
+        done += len(objs)
         logger.info("%s.reindex(): %d objects indexed", spec.name, done)
     for keys in (yield from collect(_scan_keys(spec, legacy=True))):
         replies = yield Pipeline((*(Command(("PTTL", k)) for k in keys), Command(("MGET", *keys))))
@@ -318,8 +316,8 @@ def reindex(spec: ModelSpec) -> Plan[int]:
         for key, ttl_ms, raw in zip(keys, ttls, raws, strict=True):
             if raw is None or ttl_ms == -2:
                 continue
-            obj = load(spec, key, raw)
-            moves.append(save_command(spec, obj, None if ttl_ms == -1 else ttl_ms))
+            # Each object keeps its own remaining TTL, so each is its own batch.
+            moves += write_commands(spec, [load(spec, key, raw)], None if ttl_ms == -1 else ttl_ms)
             old.append(key)
         if moves:
             yield from send_batch(moves)

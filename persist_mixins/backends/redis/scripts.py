@@ -39,46 +39,62 @@ class Script:
 
 _NOW = "local t = redis.call('TIME')\nlocal now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
 
-#: KEYS: object, entries hash, schedule, then every index key (value set, null set per field).
-#: ARGV: payload, mode ('SET' | 'XX'), px ('' = no expiry, 'KEEP' = keep TTL), pk, then
-#: triples (index key position from 1, score, member).  Returns 1 written, 0 skipped (XX).
+#: Saves a batch of objects of one model (a single set() is a batch of one), so the
+#: per-call cost of a script is shared.
+#: KEYS: schedule, the K index keys (value set, null set per field), then per object its
+#: key and its entries hash.  ARGV: K, mode ('SET' | 'XX' = only objects still stored),
+#: then per object: payload, px ('' = no expiry, 'KEEP' = keep TTL), pk, entry count n,
+#: and n triples (index key position from 1, score, member).  Returns how many were written.
 #: Only entries that changed are touched: an overwrite that keeps its indexed values costs
 #: HGETALL, one ZADD per scored field (the score may have moved), SET and the schedule update.
 SAVE = Script(
-    "if ARGV[2] == 'XX' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "local old = redis.call('HGETALL', KEYS[2])\n"
-    "local prev = {}\n"
-    "for i = 1, #old, 2 do prev[old[i]] = old[i + 1] end\n"
-    "local changed = {}\n"
-    "for i = 5, #ARGV, 3 do\n"
-    "  local key = KEYS[3 + tonumber(ARGV[i])]\n"
-    "  local member = ARGV[i + 2]\n"
-    "  local was = prev[key]\n"
-    "  if was ~= member then\n"
-    "    if was then redis.call('ZREM', key, was) end\n"
-    "    changed[#changed + 1] = key\n"
-    "    changed[#changed + 1] = member\n"
+    "local nidx, mode = tonumber(ARGV[1]), ARGV[2]\n"
+    "local written, now = 0, nil\n"
+    "local a, k = 3, 2 + nidx\n"
+    "while a <= #ARGV do\n"
+    "  local okey, ekey = KEYS[k], KEYS[k + 1]\n"
+    "  k = k + 2\n"
+    "  local payload, px, pk = ARGV[a], ARGV[a + 1], ARGV[a + 2]\n"
+    "  local first, last = a + 4, a + 3 + 3 * tonumber(ARGV[a + 3])\n"
+    "  a = last + 1\n"
+    "  if mode ~= 'XX' or redis.call('EXISTS', okey) == 1 then\n"
+    "    local old = redis.call('HGETALL', ekey)\n"
+    "    local prev = {}\n"
+    "    for i = 1, #old, 2 do prev[old[i]] = old[i + 1] end\n"
+    "    local changed = {}\n"
+    "    for i = first, last, 3 do\n"
+    "      local key, member = KEYS[1 + tonumber(ARGV[i])], ARGV[i + 2]\n"
+    "      local was = prev[key]\n"
+    "      if was ~= member then\n"
+    "        if was then redis.call('ZREM', key, was) end\n"
+    "        changed[#changed + 1] = key\n"
+    "        changed[#changed + 1] = member\n"
+    "      end\n"
+    "      if was ~= member or ARGV[i + 1] ~= '0' then redis.call('ZADD', key, ARGV[i + 1], member) end\n"
+    "      prev[key] = nil\n"
+    "    end\n"
+    "    for key, member in pairs(prev) do\n"
+    "      redis.call('ZREM', key, member)\n"
+    "      redis.call('HDEL', ekey, key)\n"
+    "    end\n"
+    "    if #changed > 0 then redis.call('HSET', ekey, unpack(changed)) end\n"
+    "    if px == 'KEEP' then\n"
+    "      redis.call('SET', okey, payload, 'KEEPTTL')\n"
+    "    elseif px == '' then\n"
+    "      redis.call('SET', okey, payload)\n"
+    "      redis.call('ZREM', KEYS[1], pk)\n"
+    "    else\n"
+    "      redis.call('SET', okey, payload, 'PX', px)\n"
+    "      if not now then\n"
+    "        local t = redis.call('TIME')\n"
+    "        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "      end\n"
+    "      redis.call('ZADD', KEYS[1], now + tonumber(px), pk)\n"
+    "    end\n"
+    "    written = written + 1\n"
     "  end\n"
-    "  if was ~= member or ARGV[i + 1] ~= '0' then redis.call('ZADD', key, ARGV[i + 1], member) end\n"
-    "  prev[key] = nil\n"
     "end\n"
-    "for key, member in pairs(prev) do\n"
-    "  redis.call('ZREM', key, member)\n"
-    "  redis.call('HDEL', KEYS[2], key)\n"
-    "end\n"
-    "if #changed > 0 then redis.call('HSET', KEYS[2], unpack(changed)) end\n"
-    "local px = ARGV[3]\n"
-    "if px == 'KEEP' then\n"
-    "  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')\n"
-    "elseif px == '' then\n"
-    "  redis.call('SET', KEYS[1], ARGV[1])\n"
-    "  redis.call('ZREM', KEYS[3], ARGV[4])\n"
-    "else\n"
-    "  redis.call('SET', KEYS[1], ARGV[1], 'PX', px)\n"
-    + _NOW
-    + "  redis.call('ZADD', KEYS[3], now + tonumber(px), ARGV[4])\n"
-    "end\n"
-    "return 1\n"
+    "return written\n"
 )
 
 #: KEYS: object, entries hash, schedule.  ARGV: pk.  Returns the number of objects deleted (0 or 1).

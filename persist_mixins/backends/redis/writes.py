@@ -20,7 +20,9 @@ from .commands import Command, Pipeline, ScriptMissing
 from .index import entries, index_keys
 from .layout import encode, entries_key, key_for, schedule_key
 
-__all__ = ["KEEP", "delete_command", "expire_ms", "save_command", "send", "send_batch"]
+__all__ = [
+    "KEEP", "count_written", "delete_command", "expire_ms", "save_command", "send", "send_batch", "write_commands",
+]  # fmt: skip
 
 #: ``px`` value meaning "keep the object's current TTL".
 KEEP = "KEEP"
@@ -51,31 +53,56 @@ def _payload(spec: ModelSpec, obj: Any) -> tuple[str, bytes]:
     return pk, encode(spec, data)
 
 
-def save_command(spec: ModelSpec, obj: Any, px: int | str | None, *, only_existing: bool = False) -> Command:
-    """The command that stores ``obj`` (validating it and filling its pk first).
+#: Objects per save-script call when writing many (the script runs atomically per call).
+SCRIPT_BATCH = 100
+
+
+def write_commands(
+    spec: ModelSpec, objs: Sequence[Any], px: int | str | None, *, only_existing: bool = False
+) -> list[Command]:
+    """The commands that store ``objs``, every object validated (and its pk filled) first.
+
+    Unindexed models get one ``SET`` per object; indexed models one save-script call
+    per :data:`SCRIPT_BATCH` objects.  :func:`count_written` reads the replies.
 
     Args:
         spec: the model spec.
-        obj: the object.
+        objs: the objects.
         px: TTL in ms, None for no expiry, or :data:`KEEP` to keep the current TTL.
-        only_existing: write only if the object is still stored (never recreate it).
+        only_existing: write only objects still stored (never recreate a deleted one).
     """
-    pk, payload = _payload(spec, obj)
-    key = key_for(spec, pk)
+    payloads = [(obj, *_payload(spec, obj)) for obj in objs]
     if not spec.options.indexes:
-        args: tuple[Any, ...] = ("SET", key, payload)
-        if only_existing:
-            args += ("XX",)
+        tail: tuple[Any, ...] = ("XX",) if only_existing else ()
         if px == KEEP:
-            args += ("KEEPTTL",)
+            tail += ("KEEPTTL",)
         elif px is not None:
-            args += ("PX", px)
-        return Command(args)
-    keys = [key, entries_key(spec, pk), schedule_key(spec), *index_keys(spec)]
-    argv: list[Any] = [payload, "XX" if only_existing else "SET", "" if px is None else px, pk]
-    for position, score, member in entries(spec, obj, pk):
-        argv += [position + 1, score, member]
-    return scripts.SAVE.evalsha(keys, argv)
+            tail += ("PX", px)
+        return [Command(("SET", key_for(spec, pk), payload, *tail)) for _, pk, payload in payloads]
+    shared = [schedule_key(spec), *index_keys(spec)]
+    commands = []
+    for start in range(0, len(payloads), SCRIPT_BATCH):
+        keys = list(shared)
+        argv: list[Any] = [len(shared) - 1, "XX" if only_existing else "SET"]
+        for obj, pk, payload in payloads[start : start + SCRIPT_BATCH]:
+            found = entries(spec, obj, pk)
+            keys += [key_for(spec, pk), entries_key(spec, pk)]
+            argv += [payload, "" if px is None else px, pk, len(found)]
+            for position, score, member in found:
+                argv += [position + 1, score, member]
+        commands.append(scripts.SAVE.evalsha(keys, argv))
+    return commands
+
+
+def save_command(spec: ModelSpec, obj: Any, px: int | str | None, *, only_existing: bool = False) -> Command:
+    """The one command that stores ``obj`` (see :func:`write_commands`)."""
+    return write_commands(spec, [obj], px, only_existing=only_existing)[0]
+
+
+def count_written(replies: Sequence[Any]) -> int:
+    """How many objects the replies to :func:`write_commands` say were written."""
+    # SET answers True (None when XX found nothing); the save script answers a count.
+    return sum(r if type(r) is int else int(bool(r)) for r in replies)
 
 
 def delete_command(spec: ModelSpec, pk: str) -> Command:

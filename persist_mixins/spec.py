@@ -105,14 +105,13 @@ class ModelSpec:
                 return ".".join(str(p) for p in parts)
         return None
 
-    def ensure_pk(self, obj: Any) -> str:
-        """Return the object's pk, filling it first when missing (the pk rules of DESIGN.md §1).
+    def check_pk(self, obj: Any) -> None:
+        """Raise what :meth:`ensure_pk` would raise, without changing the object.
 
-        Order: the pk field; the ``id`` field; ``__unique_together__``; a fresh uuid4 hex.
+        Lets a batch check every object before filling the pk of any.
 
         Raises:
-            ValidationError: a ``__unique_together__`` field is empty, or the pk field is
-                not a string and so cannot hold a generated key.
+            ValidationError: as :meth:`ensure_pk`.
         """
         pk = self.pk_of(obj)
         opts = self.options
@@ -129,6 +128,23 @@ class ModelSpec:
                     f"{self.name}.{opts.pk_field} is the pk, of kind {kind}, and is empty: "
                     "this backend cannot generate such a key; set it before saving"
                 )
+        elif opts.pk_field is not None and getattr(obj, opts.pk_field, None) in (None, ""):
+            self._coerce_pk(pk)
+
+    def ensure_pk(self, obj: Any) -> str:
+        """Return the object's pk, filling it first when missing (the pk rules of DESIGN.md §1).
+
+        Order: the pk field; the ``id`` field; ``__unique_together__``; a fresh uuid4 hex.
+
+        Raises:
+            ValidationError: a ``__unique_together__`` field is empty, or the pk field is
+                not a string and so cannot hold a generated key.
+        """
+        self.check_pk(obj)
+        pk = self.pk_of(obj)
+        opts = self.options
+        if pk is None:
+            kind = self.fields[opts.pk_field].kind if opts.pk_field else "str"
             generated = uuid.uuid4()
             pk = generated.hex
             assert opts.pk_field is not None

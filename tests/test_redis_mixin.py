@@ -487,3 +487,14 @@ def test_frozen_models_receive_a_generated_pk(prefix: str) -> None:
         obj = model(n=3).set()
         assert obj.id is not None and len(obj.id) == 32
         assert model.match_for_pk(obj.id) == obj
+
+
+async def test_failed_set_many_changes_no_object(api: Api) -> None:
+    """When one object of a batch is invalid, no other object gets a pk filled in."""
+    Model, new, _ = api.model(":ut2", __unique_together__=("flavour", "amount_kg"))
+    good = new(flavour="mint", amount_kg=1)
+    bad = new(flavour="mint")  # amount_kg, part of the pk, is missing
+    with pytest.raises(ValidationError):
+        await api.run(Model.set_many([good, bad]))
+    assert good.id is None
+    assert await api.run(Model.count()) == 0

@@ -43,8 +43,7 @@ def expire_ms(spec: ModelSpec, expire: Any) -> int | None:
         raise ValidationError(str(exc)) from None
 
 
-def _payload(spec: ModelSpec, obj: Any) -> tuple[str, bytes]:
-    data = spec.adapter.dump(obj)  # validates; raises before anything is written
+def _payload(spec: ModelSpec, obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
     pk = spec.ensure_pk(obj)
     field = spec.pk_field
     if field is not None and data.get(field) in (None, ""):
@@ -71,7 +70,12 @@ def write_commands(
         px: TTL in ms, None for no expiry, or :data:`KEEP` to keep the current TTL.
         only_existing: write only objects still stored (never recreate a deleted one).
     """
-    payloads = [(obj, *_payload(spec, obj)) for obj in objs]
+    # Validate every object (data and pk rules) before filling the pk of any: a batch
+    # with one bad object raises with nothing written and no object changed.
+    dumped = [spec.adapter.dump(obj) for obj in objs]
+    for obj in objs:
+        spec.check_pk(obj)
+    payloads = [(obj, *_payload(spec, obj, data)) for obj, data in zip(objs, dumped, strict=True)]
     if not spec.options.indexes:
         tail: tuple[Any, ...] = ("XX",) if only_existing else ()
         if px == KEEP:

@@ -141,6 +141,10 @@ class ModelSpec:
                 not a string and so cannot hold a generated key.
         """
         self.check_pk(obj)
+        return self.fill_pk(obj)
+
+    def fill_pk(self, obj: Any) -> str:
+        """:meth:`ensure_pk` for an object :meth:`check_pk` already accepted (writes check a whole batch first)."""
         pk = self.pk_of(obj)
         opts = self.options
         if pk is None:

@@ -252,13 +252,13 @@ def exists(spec: ModelSpec, state: QueryState) -> Plan[bool]:
 
 def delete_where(spec: ModelSpec, state: QueryState) -> Plan[int]:
     """Query ``delete()``: remove every match with its index entries, pipelined; return how many."""
-    pairs = yield from collect(select_pairs(spec, state))
-    pks = [pk_of_key(spec, key) for key, _ in pairs]
+    keys = [key for key, _ in (yield from collect(select_pairs(spec, state)))]
     removed = 0
     if not spec.options.indexes:
-        for start in range(0, len(pks), BATCH):
-            removed += yield Command(("DEL", *(key_for(spec, pk) for pk in pks[start : start + BATCH])))
+        for start in range(0, len(keys), BATCH):
+            removed += yield Command(("DEL", *keys[start : start + BATCH]))
         return removed
+    pks = [pk_of_key(spec, key) for key in keys]
     for start in range(0, len(pks), BATCH):
         replies = yield from send_batch([delete_command(spec, pk) for pk in pks[start : start + BATCH]])
         removed += sum(int(r) for r in replies)

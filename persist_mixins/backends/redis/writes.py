@@ -44,7 +44,7 @@ def expire_ms(spec: ModelSpec, expire: Any) -> int | None:
 
 
 def _payload(spec: ModelSpec, obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
-    pk = spec.ensure_pk(obj)
+    pk = spec.fill_pk(obj)  # write_commands ran check_pk on every object first
     field = spec.pk_field
     if field is not None and data.get(field) in (None, ""):
         value = getattr(obj, field)

@@ -20,19 +20,22 @@ from .errors import (
     TransactionError,
     ValidationError,
 )
-from .mixins import Query, SimpleRedisMixin
+from .mixins import PgRowMixin, Query, SimpleRedisMixin
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BackendConnectionError", "ConfigurationError", "ConflictError", "InvalidLookup", "MultipleFound",
-    "NotFound", "PersistError", "Query", "SimpleRedisMixin", "TransactionError", "ValidationError",
+    "NotFound", "PersistError", "PgRowMixin", "Query", "SimpleRedisMixin", "TransactionError", "ValidationError",
     "__version__", "close", "configure",
 ]  # fmt: skip
 
 
 def close() -> None:
-    """Close every sync connection persist_mixins opened from a URL (clients you passed in stay open)."""
-    from .backends.redis.driver import close as close_redis
+    """Close every sync client and pool persist_mixins opened from a URL (ones you passed in stay open)."""
+    import sys
 
-    close_redis()
+    for name in ("redis", "postgres"):
+        module = sys.modules.get(f"{__name__}.backends.{name}.driver")
+        if module is not None:  # a backend never used has nothing open
+            module.close()

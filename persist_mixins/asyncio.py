@@ -9,9 +9,10 @@ twin through :func:`~persist_mixins.run.run_async`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Generator, Iterable
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from .binding import REDIS, Backend, check_class, spec_of
+from .binding import POSTGRES, REDIS, Backend, check_class, spec_of
 from .errors import (
     BackendConnectionError,
     ConfigurationError,
@@ -24,14 +25,13 @@ from .errors import (
     ValidationError,
 )
 from .query import QueryState
-from .run import iter_async, run_async
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = [
     "AsyncPersistMixin", "AsyncQuery", "BackendConnectionError", "ConfigurationError", "ConflictError",
-    "InvalidLookup", "MultipleFound", "NotFound", "PersistError", "SimpleRedisMixin", "TransactionError",
+    "InvalidLookup", "MultipleFound", "NotFound", "PersistError", "PgRowMixin", "SimpleRedisMixin", "TransactionError",
     "ValidationError", "close",
 ]  # fmt: skip
 
@@ -55,7 +55,7 @@ class AsyncQuery(Generic[M]):
     async def _run(self, name: str, *args: Any) -> Any:
         model = self._model
         plan = getattr(model.__persist_backend__.plans, name)(spec_of(model), self._state, *args)
-        return await run_async(model._persist_driver().execute, plan)
+        return await model._persist_driver().run(plan)
 
     def _derive(self, state: QueryState) -> AsyncQuery[M]:
         return AsyncQuery(self._model, state)
@@ -86,7 +86,7 @@ class AsyncQuery(Generic[M]):
         """Stream the matching objects."""
         model = self._model
         plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-        async for _, obj in iter_async(model._persist_driver().execute, plan):
+        async for _, obj in model._persist_driver().iter(plan):
             yield obj
 
     async def _list(self) -> list[M]:
@@ -142,7 +142,7 @@ class AsyncPersistMixin:
     @classmethod
     async def _persist_run(cls, name: str, *args: Any) -> Any:
         plan = getattr(cls.__persist_backend__.plans, name)(spec_of(cls), *args)
-        return await run_async(cls._persist_driver().execute, plan)
+        return await cls._persist_driver().run(plan)
 
     async def set(self, *, expire: float | Any | None = None) -> Self:
         """Validate and store the object in one round trip; fill a missing pk first.
@@ -218,11 +218,6 @@ class AsyncPersistMixin:
         return int(await cls._persist_run("purge_expired"))
 
     @classmethod
-    async def reindex(cls) -> int:
-        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared; return how many."""
-        return int(await cls._persist_run("reindex"))
-
-    @classmethod
     def _where(cls, lookups: dict[str, Any]) -> QueryState:
         return QueryState().where(spec_of(cls), lookups)
 
@@ -233,9 +228,49 @@ class SimpleRedisMixin(AsyncPersistMixin):
     __slots__ = ()
     __persist_backend__ = REDIS
 
+    @classmethod
+    async def reindex(cls) -> int:
+        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared; return how many."""
+        return int(await cls._persist_run("reindex"))
+
+
+class PgRowMixin(AsyncPersistMixin):
+    """Store each object as one row of a PostgreSQL table (psycopg 3 async, or an aiopg pool).
+
+    ``await Model.create_table()`` once; then every method, awaited, plus
+    ``async with Model.transaction():`` and optimistic locking (``__version_field__``).
+    """
+
+    __slots__ = ()
+    __persist_backend__ = POSTGRES
+
+    @classmethod
+    async def create_table(cls) -> None:
+        """Create the model's table, its expiry index and its ``__indexes__``; does nothing if they exist."""
+        await cls._persist_run("create_table")
+
+    @classmethod
+    async def drop_table(cls) -> None:
+        """Drop the model's table and its indexes; does nothing if it does not exist."""
+        await cls._persist_run("drop_table")
+
+    @classmethod
+    def transaction(cls) -> AbstractAsyncContextManager[Any]:
+        """A transaction block bound to the current task: ``async with Model.transaction(): ...``.
+
+        Every operation of this task on the model's pool, whatever the model, runs in
+        it; nested blocks are savepoints; an exception or a cancellation rolls back and
+        returns the connection to the pool.  A child task that tries to use it gets
+        :class:`~persist_mixins.errors.TransactionError` instead of corrupting it.
+        """
+        return cls._persist_driver().transaction()  # type: ignore[no-any-return]
+
 
 async def close() -> None:
-    """Close the asyncio clients persist_mixins opened from URLs on the running event loop."""
-    from .backends.redis.driver import aclose
+    """Close the asyncio clients and pools persist_mixins opened from URLs on the running event loop."""
+    import sys
 
-    await aclose()
+    for name in ("redis", "postgres"):
+        module = sys.modules.get(f"{__package__}.backends.{name}.driver")
+        if module is not None:  # a backend never used has nothing open
+            await module.aclose()

@@ -17,7 +17,7 @@ from .adapters import build_adapter
 from .errors import ConfigurationError
 from .spec import ModelSpec, declared_field_names, read_options
 
-__all__ = ["Backend", "check_class", "spec_of"]
+__all__ = ["POSTGRES", "REDIS", "Backend", "check_class", "spec_of"]
 
 _SPEC_ATTR = "__persist_spec__"
 
@@ -51,6 +51,7 @@ class Backend:
 
 
 REDIS = Backend("redis", ".backends.redis.plans", ".backends.redis.driver")
+POSTGRES = Backend("postgres", ".backends.postgres.plans", ".backends.postgres.driver")
 
 
 def check_class(cls: type) -> None:

@@ -8,16 +8,16 @@ asyncio facades (:mod:`persist_mixins.asyncio`) mirror these name for name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
-from .binding import REDIS, Backend, check_class, spec_of
+from .binding import POSTGRES, REDIS, Backend, check_class, spec_of
 from .query import QueryState
-from .run import iter_sync, run_sync
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["PersistMixin", "Query", "SimpleRedisMixin"]
+__all__ = ["PersistMixin", "PgRowMixin", "Query", "SimpleRedisMixin"]
 
 M = TypeVar("M", bound="PersistMixin")
 
@@ -42,7 +42,7 @@ class Query(Generic[M]):
     def _run(self, name: str, *args: Any) -> Any:
         model = self._model
         plan = getattr(model.__persist_backend__.plans, name)(spec_of(model), self._state, *args)
-        return run_sync(model._persist_driver().execute, plan)
+        return model._persist_driver().run(plan)
 
     def _derive(self, state: QueryState) -> Query[M]:
         return Query(self._model, state)
@@ -68,7 +68,7 @@ class Query(Generic[M]):
             return
         model = self._model
         plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-        for _, obj in iter_sync(model._persist_driver().execute, plan):
+        for _, obj in model._persist_driver().iter(plan):
             yield obj
 
     def _fetch_all(self) -> list[M]:
@@ -157,7 +157,7 @@ class PersistMixin:
     @classmethod
     def _persist_run(cls, name: str, *args: Any) -> Any:
         plan = getattr(cls.__persist_backend__.plans, name)(spec_of(cls), *args)
-        return run_sync(cls._persist_driver().execute, plan)
+        return cls._persist_driver().run(plan)
 
     # -- instance methods -------------------------------------------------
     def set(self, *, expire: float | Any | None = None) -> Self:
@@ -261,22 +261,6 @@ class PersistMixin:
         return int(cls._persist_run("purge_expired"))
 
     @classmethod
-    def reindex(cls) -> int:
-        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared.
-
-        Objects written by redis-schematics, or before the model declared ``__indexes__``,
-        move to the indexed layout with their remaining TTL; progress is logged to the
-        ``persist_mixins`` logger.
-
-        Returns:
-            How many objects were indexed.
-
-        Raises:
-            ConfigurationError: the model declares no ``__indexes__``.
-        """
-        return int(cls._persist_run("reindex"))
-
-    @classmethod
     def _where(cls, lookups: dict[str, Any]) -> QueryState:
         return QueryState().where(spec_of(cls), lookups)
 
@@ -303,3 +287,68 @@ class SimpleRedisMixin(PersistMixin):
 
     __slots__ = ()
     __persist_backend__ = REDIS
+
+    @classmethod
+    def reindex(cls) -> int:
+        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared.
+
+        Objects written by redis-schematics, or before the model declared ``__indexes__``,
+        move to the indexed layout with their remaining TTL; progress is logged to the
+        ``persist_mixins`` logger.
+
+        Returns:
+            How many objects were indexed.
+
+        Raises:
+            ConfigurationError: the model declares no ``__indexes__``.
+        """
+        return int(cls._persist_run("reindex"))
+
+
+class PgRowMixin(PersistMixin):
+    """Store each object as one row of a PostgreSQL table, one column per field (psycopg 3).
+
+    Create the table once with :meth:`create_table`; then every method of
+    :class:`PersistMixin` works, plus :meth:`transaction` and optimistic locking
+    (``__version_field__``).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> from persist_mixins import PgRowMixin
+        >>> @dataclass
+        ... class Flavour(PgRowMixin):
+        ...     __table__ = "doc_flavour"
+        ...     id: str
+        ...     amount_kg: int = 0
+        >>> Flavour.create_table()
+        >>> Flavour("vanilla", 42).set().amount_kg
+        42
+        >>> Flavour.filter(amount_kg__gte=30).count()
+        1
+        >>> Flavour.drop_table()
+    """
+
+    __slots__ = ()
+    __persist_backend__ = POSTGRES
+
+    @classmethod
+    def create_table(cls) -> None:
+        """Create the model's table, its expiry index and its ``__indexes__``; does nothing if they exist."""
+        cls._persist_run("create_table")
+
+    @classmethod
+    def drop_table(cls) -> None:
+        """Drop the model's table and its indexes; does nothing if it does not exist."""
+        cls._persist_run("drop_table")
+
+    @classmethod
+    def transaction(cls) -> AbstractContextManager[Any]:
+        """A transaction block: ``with Model.transaction(): ...``.
+
+        Every operation of this thread on the model's connection pool, whatever the
+        model, runs in the transaction.  Nested blocks are savepoints; an exception
+        rolls the block back; a COMMIT that PostgreSQL turned into a ROLLBACK raises
+        :class:`~persist_mixins.errors.TransactionError`, as does use from another
+        thread that inherited the context.
+        """
+        return cls._persist_driver().transaction()  # type: ignore[no-any-return]

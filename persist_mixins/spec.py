@@ -22,7 +22,9 @@ from typing import Any
 from .adapters.values import Kind
 from .errors import ConfigurationError, ValidationError
 
-__all__ = ["FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "read_options", "to_millis"]
+__all__ = [
+    "FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "expire_ms", "read_options", "to_millis",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Options:
     key_prefix: str
     table: str
     indexes: tuple[str, ...]
+    #: ``__version_field__``: the int field optimistic locking counts writes in (PostgreSQL).
+    version_field: str | None = None
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: one spec per class, usable as a dict key
@@ -198,6 +202,20 @@ def to_millis(value: Any, what: str) -> int | None:
     return max(1, round(seconds * 1000))
 
 
+def expire_ms(spec: ModelSpec, expire: Any) -> int | None:
+    """The TTL of a write in ms: the given one, else the class's ``__expire__``.
+
+    Raises:
+        ValidationError: the value is not a positive number of seconds or a timedelta.
+    """
+    if expire is None:
+        return spec.options.expire_ms
+    try:
+        return to_millis(expire, f"{spec.name}: expire")
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def _class_option(cls: type, *names: str) -> Any:
     for name in names:
         for klass in cls.__mro__:
@@ -299,7 +317,15 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
         raise ConfigurationError(f"{name}.__table__ must be a non-empty string, not {table!r}")
 
     indexes = _names(cls, "__indexes__", _class_option(cls, "__indexes__"), fields)
-    return Options(expire_ms, unique_together, pk_field, prefix, table, indexes)
+
+    version_field = _class_option(cls, "__version_field__")
+    if version_field is not None and (
+        not isinstance(version_field, str) or (fields is not None and version_field not in fields)
+    ):
+        raise ConfigurationError(f"{name}.__version_field__ = {version_field!r} is not a field of {name}")
+    if version_field is not None and version_field == pk_field:
+        raise ConfigurationError(f"{name}.__version_field__ cannot be the pk field {pk_field!r}")
+    return Options(expire_ms, unique_together, pk_field, prefix, table, indexes, version_field)
 
 
 def resolve_hints(cls: type) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +20,7 @@ import redis.asyncio
 
 from ... import config
 from ...errors import BackendConnectionError, ConfigurationError
+from ...run import Plan, iter_async, iter_sync, run_async, run_sync
 from .commands import Command, Pipeline, ScriptMissing
 
 __all__ = ["AsyncRedisDriver", "RedisDriver", "aclose", "async_driver", "close", "sync_driver"]
@@ -71,6 +73,14 @@ class RedisDriver:
         except redis.exceptions.NoScriptError as exc:
             raise ScriptMissing(str(exc)) from exc
 
+    def run(self, plan: Plan[Any]) -> Any:
+        """Run a plan to completion."""
+        return run_sync(self.execute, plan)
+
+    def iter(self, plan: Plan[Any]) -> Iterator[Any]:
+        """Stream the items a plan emits."""
+        return iter_sync(self.execute, plan)
+
 
 class AsyncRedisDriver:
     """Executes plan commands on a ``redis.asyncio.Redis`` client."""
@@ -95,6 +105,14 @@ class AsyncRedisDriver:
             raise _failure(self.url, exc) from exc
         except redis.exceptions.NoScriptError as exc:
             raise ScriptMissing(str(exc)) from exc
+
+    async def run(self, plan: Plan[Any]) -> Any:
+        """Run a plan to completion."""
+        return await run_async(self.execute, plan)
+
+    def iter(self, plan: Plan[Any]) -> AsyncIterator[Any]:
+        """Stream the items a plan emits."""
+        return iter_async(self.execute, plan)
 
 
 _sync_clients: dict[str, redis.Redis] = {}

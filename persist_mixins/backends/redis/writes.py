@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import ValidationError
 from ...run import Plan
-from ...spec import ModelSpec, to_millis
+from ...spec import ModelSpec, expire_ms
 from . import scripts
 from .commands import Command, Pipeline, ScriptMissing
 from .index import entries, index_keys
@@ -27,20 +26,6 @@ __all__ = [
 #: ``px`` value meaning "keep the object's current TTL".
 KEEP = "KEEP"
 _BY_SHA = {s.sha: s for s in (scripts.SAVE, scripts.DELETE, scripts.EXPIRE, scripts.PURGE)}
-
-
-def expire_ms(spec: ModelSpec, expire: Any) -> int | None:
-    """The TTL of a write in ms: the given one, else the class's ``__expire__``.
-
-    Raises:
-        ValidationError: the value is not a positive number of seconds or a timedelta.
-    """
-    if expire is None:
-        return spec.options.expire_ms
-    try:
-        return to_millis(expire, f"{spec.name}: expire")
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(str(exc)) from None
 
 
 def _payload(spec: ModelSpec, obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:

@@ -1,0 +1,1 @@
+"""The PostgreSQL backend: a pure SQL compiler and plans, and one driver module per client library."""

@@ -1,0 +1,105 @@
+"""aiopg driver: run PostgreSQL plans on an ``aiopg`` pool or connection (psycopg 2, asyncio).
+
+For users of the older stack, who already hold an aiopg pool: pass it as
+``__postgres__`` (or to ``configure(postgres=...)``) on an asyncio model.
+psycopg 2 in asynchronous mode has no COPY, so ``set_many()`` sends multi-row
+INSERTs into its staging table instead; everything else is the same SQL as the
+psycopg 3 drivers.  aiopg connections are always autocommit, which the
+transaction logic in :mod:`.session` expects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2  # type: ignore[import-untyped]
+import psycopg2.errors  # type: ignore[import-untyped]
+import psycopg2.extensions  # type: ignore[import-untyped]
+import psycopg2.extras  # type: ignore[import-untyped]
+
+from ...errors import BackendConnectionError, ConfigurationError, ConflictError
+from .commands import Copy, Sql
+
+__all__ = ["AiopgConnector"]
+
+psycopg2.extras.register_uuid()  # UUID parameters (lookups, pks) adapt, uuid columns read back as UUID
+#: psycopg 2 allows 65,535 parameters per statement too: rows per INSERT when emulating COPY.
+_PARAMS = 60000
+
+
+def _translate(model: str, url: str, exc: Exception) -> Exception:
+    if isinstance(exc, psycopg2.errors.UniqueViolation):
+        constraint = getattr(exc.diag, "constraint_name", None)
+        return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
+    if isinstance(exc, psycopg2.errors.UndefinedTable):
+        return ConfigurationError(f"{model}: {exc}; create it first with {model}.create_table()")
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return BackendConnectionError(f"cannot reach PostgreSQL at {url} (or the connection was lost): {exc}")
+    return exc
+
+
+class AiopgConnector:
+    """Runs statements on an ``aiopg.Pool`` or ``aiopg.Connection``."""
+
+    __slots__ = ("key", "model", "pooled", "source", "url")
+
+    def __init__(self, source: Any, model: str) -> None:
+        """Wrap an aiopg pool or connection; ``model`` names the class in errors."""
+        import aiopg
+
+        self.source = self.key = source
+        self.pooled = isinstance(source, aiopg.Pool)
+        self.model = model
+        dsn = psycopg2.extensions.parse_dsn(source.dsn)
+        where = f"{dsn.get('host', 'localhost')}:{dsn.get('port', 5432)}/{dsn.get('dbname', '')}"
+        self.url = f"postgresql://{dsn.get('user', '')}@{where}"
+
+    async def acquire(self) -> Any:
+        """A connection from the pool, or the one connection given."""
+        if not self.pooled:
+            return self.source
+        try:
+            return await self.source.acquire()
+        except (psycopg2.Error, OSError) as exc:
+            raise BackendConnectionError(f"cannot reach PostgreSQL at {self.url}: {exc}") from exc
+
+    async def release(self, conn: Any) -> None:
+        """Return a pooled connection; a broken one is closed, and the pool forgets it."""
+        if not self.pooled:
+            return
+        if not conn.closed and conn.raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            conn.close()  # left mid-transaction (cancelled, or the server went away): never reuse it
+        await self.source.release(conn)
+
+    async def sql(self, conn: Any, command: Sql) -> Any:
+        """Send one statement."""
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(command.text, command.params or None)
+                fetch = command.fetch
+                if fetch == "count":
+                    return cur.rowcount
+                if fetch == "one":
+                    return await cur.fetchone()
+                if fetch == "all":
+                    return await cur.fetchall()
+                return cur.statusmessage
+        except psycopg2.Error as exc:
+            raise _translate(self.model, self.url, exc) from exc
+
+    async def copy(self, conn: Any, command: Copy) -> int:
+        """Insert the rows with multi-row INSERTs (psycopg 2's async mode has no COPY)."""
+        width = len(command.columns)
+        per = max(1, _PARAMS // max(1, width))
+        row_sql = "(" + ", ".join(["%s"] * width) + ")"
+        head = f"INSERT INTO {command.table} ({', '.join(command.columns)}) VALUES "
+        rows = command.rows
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            params = [value for row in chunk for value in row]
+            await self.sql(conn, Sql(head + ", ".join([row_sql] * len(chunk)), params))
+        return len(rows)
+
+    def in_transaction(self, conn: Any) -> bool:
+        """True inside a transaction."""
+        return bool(conn.raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE)

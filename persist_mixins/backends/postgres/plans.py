@@ -1,0 +1,472 @@
+"""PostgreSQL plans: every PgRowMixin operation as a generator of SQL commands.
+
+Pure logic, no I/O: a plan yields :class:`~.commands.Sql` (and ``Copy``,
+``Begin``, ``Commit``) values and receives replies from whichever driver runs it
+(psycopg 3 sync or async, aiopg), so one plan serves every flavour and is tested
+with scripted replies.  This module must not import ``psycopg`` or ``aiopg``
+(a ruff rule enforces it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, ValidationError
+from ...lookups import _check_value
+from ...query import QueryState
+from ...run import Emit, Plan
+from ...spec import ModelSpec, expire_ms
+from .commands import Begin, Commit, Copy, Sql
+from .sql import ALIVE, compile_where, count_sql, select_sql
+from .table import EXPIRES, HIDDEN_PK, Table, encode_value, quote, table_of
+
+__all__ = [
+    "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
+    "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
+    "select_pairs", "ttl", "update_where",
+]  # fmt: skip
+
+#: Rows per FETCH from a server-side cursor, and the size of the one-round-trip probe before it.
+FETCH_SIZE = 1000
+#: PostgreSQL takes at most 65,535 parameters per statement.
+MAX_PARAMS = 65535
+#: Objects per batch when set_many() copies or inserts.
+WRITE_BATCH = 5000
+_EXPIRES = quote(EXPIRES)
+_EXPIRY = "now() + %s * interval '1 millisecond'"
+
+
+# -- tables -------------------------------------------------------------------------------
+def create_table(spec: ModelSpec) -> Plan[None]:
+    """``create_table()``: the table, its expiry index and its ``__indexes__``; idempotent."""
+    for statement in table_of(spec).create_statements():
+        yield Sql(statement)
+
+
+def drop_table(spec: ModelSpec) -> Plan[bool]:
+    """``drop_table()``: drop the table (and its indexes) if it exists; idempotent."""
+    yield Sql(f"DROP TABLE IF EXISTS {table_of(spec).name}")
+    return True
+
+
+# -- writes --------------------------------------------------------------------------------
+def _generates(table: Table, obj: Any) -> bool:
+    """True when the database must generate this object's pk (an empty int pk)."""
+    return table.generated and getattr(obj, table.pk, None) in (None, "")
+
+
+def _prepare(spec: ModelSpec, table: Table, obj: Any, data: dict[str, Any] | None = None) -> tuple[bool, list[Any]]:
+    """Validate one object and encode its row; fill its pk unless the database generates it.
+
+    Args:
+        spec: the model.
+        table: its table.
+        obj: the object.
+        data: its dump, when the caller already validated it.
+
+    Returns:
+        ``(generated, params)``: params in column order (hidden pk first, if any).
+    """
+    if data is None:
+        if not isinstance(obj, spec.cls):
+            raise ValidationError(f"{spec.name} expected, got {type(obj).__name__}")
+        data = spec.adapter.dump(obj)  # validates: ValidationError before any write
+        if not _generates(table, obj):
+            spec.check_pk(obj)
+    if _generates(table, obj):
+        return True, table.encode(data)
+    pk = spec.fill_pk(obj)
+    if not table.hidden_pk and data.get(table.pk) in (None, ""):
+        value = getattr(obj, table.pk)
+        data = {**data, table.pk: str(value) if isinstance(value, uuid.UUID) else value}
+    params = table.encode(data)
+    if table.hidden_pk:
+        params.insert(0, pk)
+    return False, params
+
+
+def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
+    key = ("upsert", generated, versioned)
+    text = table.sql.get(key)
+    if text is not None:
+        return text  # type: ignore[no-any-return]
+    cols = [c.quoted for c in table.columns if not (generated and c.name == table.pk)]
+    if table.hidden_pk:
+        cols.insert(0, table.qpk)
+    values = ["1" if table.version and c == quote(table.version) else "%s" for c in cols]
+    sql = f"INSERT INTO {table.name} AS t ({', '.join(cols)}, {_EXPIRES}) VALUES ({', '.join(values)}, {_EXPIRY})"
+    returning = [table.qpk] if generated else []
+    if table.version:
+        returning.append(quote(table.version))
+    if not generated:
+        updates = [f"{c} = EXCLUDED.{c}" for c in cols if c != table.qpk and c != quote(table.version or "")]
+        updates.append(f"{_EXPIRES} = EXCLUDED.{_EXPIRES}")
+        sql += f" ON CONFLICT ({table.qpk}) DO UPDATE SET {', '.join(updates)}"
+        if table.version:
+            v = quote(table.version)
+            sql += f", {v} = t.{v} + 1 WHERE t.{v} = %s OR t.{_EXPIRES} <= now()"
+    if returning:
+        sql += f" RETURNING {', '.join(returning)}"
+    table.sql[key] = sql
+    return sql
+
+
+def _row_params(table: Table, params: list[Any], generated: bool) -> list[Any]:
+    if generated:
+        at = 1 if table.hidden_pk else 0
+        index = table.field_names.index(table.pk) + at
+        params = params[:index] + params[index + 1 :]
+    if table.version:
+        index = table.field_names.index(table.version) + (1 if table.hidden_pk else 0)
+        if generated and table.field_names.index(table.pk) < table.field_names.index(table.version):
+            index -= 1
+        params = params[:index] + params[index + 1 :]
+    return params
+
+
+def save(spec: ModelSpec, obj: Any, expire: Any = None) -> Plan[Any]:
+    """``obj.set()``: validate, then one ``INSERT ... ON CONFLICT DO UPDATE`` round trip.
+
+    A database-generated pk (an empty int pk) and the new version number
+    (``__version_field__``) are read back by ``RETURNING`` and set on the object.
+
+    Raises:
+        ValidationError: the data is invalid; nothing was written.
+        ConflictError: the row changed since it was read (optimistic locking), or a
+            unique index other than the pk already holds these values.
+    """
+    table = table_of(spec)
+    px = expire_ms(spec, expire)
+    generated, params = _prepare(spec, table, obj)
+    version = getattr(obj, table.version, None) if table.version else None
+    args = [*_row_params(table, params, generated), px]
+    if table.version and not generated:
+        args.append(version)
+    sql = _upsert_sql(table, generated, bool(table.version))
+    if not generated and not table.version:
+        yield Sql(sql, args)
+        return obj
+    row = yield Sql(sql, args, "one")
+    if row is None:
+        raise ConflictError(
+            f"{spec.name} {spec.pk_of(obj)!r}: the stored row changed since this object was read "
+            f"(its {table.version} is no longer {version!r}); refresh() and retry"
+        )
+    at = 0
+    if generated:
+        spec.adapter.set_field(obj, table.pk, row[0])
+        at = 1
+    if table.version:
+        spec.adapter.set_field(obj, table.version, row[at])
+    return obj
+
+
+def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
+    """``set_many()``: validate every object first, then COPY into a staging table and upsert.
+
+    Objects whose pk the database generates are inserted by batched multi-row
+    ``INSERT ... RETURNING`` instead (COPY cannot return keys).  The whole call is
+    one transaction (a savepoint inside a ``transaction()`` block): all or nothing.
+    """
+    table = table_of(spec)
+    px = expire_ms(spec, expire)
+    items = list(objs)
+    if table.version and items:
+        raise ValidationError(f"{spec.name}.set_many(): models with __version_field__ are saved one by one with set()")
+    dumps = _checked(spec, table, items)
+    prepared = [_prepare(spec, table, obj, data) for obj, data in zip(items, dumps, strict=True)]
+    keyed = [params for generated, params in prepared if not generated]
+    fresh = [(obj, params) for obj, (generated, params) in zip(items, prepared, strict=True) if generated]
+    if not items:
+        return items
+    yield Begin()
+    if keyed:
+        yield from _copy_upsert(table, keyed, px)
+    if fresh:
+        yield from _insert_generated(spec, table, fresh, px)
+    yield Commit()
+    return items
+
+
+def _checked(spec: ModelSpec, table: Table, items: list[Any]) -> list[dict[str, Any]]:
+    """Dump every object and check its pk rules before any pk is filled: a bad batch changes nothing."""
+    dumps = []
+    for obj in items:
+        if not isinstance(obj, spec.cls):
+            raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
+        dumps.append(spec.adapter.dump(obj))
+        if not _generates(table, obj):
+            spec.check_pk(obj)
+    return dumps
+
+
+def _copy_upsert(table: Table, rows: list[list[Any]], px: int | None) -> Plan[None]:
+    cols = [c.quoted for c in table.columns]
+    if table.hidden_pk:
+        cols.insert(0, table.qpk)
+    stage = quote("_pm_stage_" + table.spec.options.table[:40])
+    yield Sql(f"CREATE TEMP TABLE {stage} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+    for start in range(0, len(rows), WRITE_BATCH):
+        yield Copy(stage, tuple(cols), rows[start : start + WRITE_BATCH])
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*cols, _EXPIRES] if c != table.qpk)
+    yield Sql(
+        f"INSERT INTO {table.name} ({', '.join(cols)}, {_EXPIRES}) "
+        f"SELECT DISTINCT ON ({table.qpk}) {', '.join(cols)}, {_EXPIRY} FROM {stage} "
+        f"ON CONFLICT ({table.qpk}) DO UPDATE SET {updates}",
+        [px],
+    )
+    yield Sql(f"DROP TABLE {stage}")
+
+
+def _insert_generated(spec: ModelSpec, table: Table, fresh: list[tuple[Any, list[Any]]], px: int | None) -> Plan[None]:
+    cols = [c.quoted for c in table.columns if c.name != table.pk]
+    per_row = len(cols) + 1
+    batch = max(1, min(WRITE_BATCH, MAX_PARAMS // per_row))
+    row_sql = "(" + ", ".join(["%s"] * len(cols)) + f", {_EXPIRY})"
+    for start in range(0, len(fresh), batch):
+        chunk = fresh[start : start + batch]
+        args: list[Any] = []
+        for _, params in chunk:
+            args.extend(_row_params(table, params, True))
+            args.append(px)
+        rows = yield Sql(
+            f"INSERT INTO {table.name} ({', '.join(cols)}, {_EXPIRES}) VALUES "
+            + ", ".join([row_sql] * len(chunk))
+            + f" RETURNING {table.qpk}",
+            args,
+            "all",
+        )
+        for (obj, _), row in zip(chunk, rows, strict=True):
+            spec.adapter.set_field(obj, table.pk, row[0])
+
+
+# -- single objects ------------------------------------------------------------------------
+def _pk_param(spec: ModelSpec, table: Table, pk: Any) -> Any:
+    """The pk as its column's type, or NotFound when it cannot be one."""
+    kind = spec.fields[table.pk].kind if not table.hidden_pk else "str"
+    try:
+        if kind == "int":
+            return int(pk)
+        if kind == "uuid":
+            return pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+    except (TypeError, ValueError):
+        raise NotFound(f"{spec.name} with pk {pk!r} not found ({table.pk} holds {kind} values)") from None
+    return str(pk)
+
+
+def _require_pk(spec: ModelSpec, table: Table, obj: Any) -> Any:
+    pk = getattr(obj, table.pk, None) if not table.hidden_pk else spec.pk_of(obj)
+    if pk in (None, ""):
+        raise NotFound(f"{spec.name} object has no pk: it was never saved")
+    return _pk_param(spec, table, pk)
+
+
+def _by_pk(table: Table, what: str) -> str:
+    key = ("by_pk", what)
+    text = table.sql.get(key)
+    if text is None:
+        text = table.sql[key] = what.format(t=table.name, pk=table.qpk, cols=table.select_list, alive=ALIVE)
+    return text
+
+
+def fetch(spec: ModelSpec, pk: Any) -> Plan[Any]:
+    """Read one object by pk; return it, or None when absent or expired."""
+    table = table_of(spec)
+    row = yield Sql(
+        _by_pk(table, "SELECT {cols} FROM {t} WHERE {pk} = %s AND {alive}"), [_pk_param(spec, table, pk)], "one"
+    )
+    return None if row is None else _decoder(table)(row)
+
+
+def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
+    """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
+    obj = yield from fetch(spec, pk)
+    if obj is None:
+        raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (never saved, deleted or expired)")
+    return obj
+
+
+def refresh(spec: ModelSpec, obj: Any) -> Plan[Any]:
+    """``obj.refresh()``: reload every field in place; NotFound when gone or expired."""
+    table = table_of(spec)
+    fresh = yield from match_for_pk(spec, _require_pk(spec, table, obj))
+    spec.adapter.assign(obj, fresh)
+    return obj
+
+
+def delete(spec: ModelSpec, obj: Any) -> Plan[bool]:
+    """``obj.delete()``: True when a live row was deleted."""
+    table = table_of(spec)
+    try:
+        pk = _require_pk(spec, table, obj)
+    except NotFound:
+        return False
+    n = yield Sql(_by_pk(table, "DELETE FROM {t} WHERE {pk} = %s AND {alive}"), [pk])
+    return bool(n)
+
+
+def expire(spec: ModelSpec, obj: Any, seconds: Any) -> Plan[bool]:
+    """``obj.expire(seconds)``: set the row's expiry; False when it is not stored."""
+    px = expire_ms(spec, seconds) if seconds is not None else None
+    if px is None:
+        raise ValidationError(f"{spec.name}.expire() needs a number of seconds or a timedelta")
+    table = table_of(spec)
+    sql = _by_pk(table, "UPDATE {t} SET " + _EXPIRES + " = " + _EXPIRY + " WHERE {pk} = %s AND {alive}")
+    return bool((yield Sql(sql, [px, _require_pk(spec, table, obj)])))
+
+
+def persist(spec: ModelSpec, obj: Any) -> Plan[bool]:
+    """``obj.persist()``: drop the row's expiry; True when it had one."""
+    table = table_of(spec)
+    sql = _by_pk(table, "UPDATE {t} SET " + _EXPIRES + " = NULL WHERE {pk} = %s AND " + _EXPIRES + " > now()")
+    return bool((yield Sql(sql, [_require_pk(spec, table, obj)])))
+
+
+def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
+    """``obj.ttl()``: seconds left, None when it never expires; NotFound when not stored."""
+    table = table_of(spec)
+    pk = _require_pk(spec, table, obj)
+    sql = _by_pk(
+        table, "SELECT extract(epoch FROM " + _EXPIRES + " - clock_timestamp()) FROM {t} WHERE {pk} = %s AND {alive}"
+    )
+    row = yield Sql(sql, [pk], "one")
+    if row is None:
+        raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (deleted or expired)")
+    return None if row[0] is None else max(0.0, float(row[0]))
+
+
+def purge_expired(spec: ModelSpec) -> Plan[int]:
+    """``purge_expired()``: delete expired rows; return how many."""
+    table = table_of(spec)
+    return int((yield Sql(f"DELETE FROM {table.name} WHERE {_EXPIRES} <= now()")))
+
+
+# -- queries -------------------------------------------------------------------------------
+def _decoder(table: Table) -> Any:
+    decode = table.sql.get("decoder")
+    if decode is None:
+        decode = table.sql["decoder"] = table.decoder()
+    return decode
+
+
+def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
+    """Stream ``(None, obj)`` for every matching row.
+
+    Results of up to :data:`FETCH_SIZE` rows come from one plain SELECT.  A
+    larger result is streamed from a server-side cursor, FETCH_SIZE rows per
+    round trip, so it is never held in memory whole: the probe's rows are
+    discarded and the cursor reads from the start, in its own snapshot.
+    """
+    table = table_of(spec)
+    decode = _decoder(table)
+    small = state.limit is not None and state.limit <= FETCH_SIZE
+    sql, params = select_sql(table, state, cap=None if small else FETCH_SIZE + 1)
+    rows = yield Sql(sql, params, "all")
+    if small or len(rows) <= FETCH_SIZE:
+        for row in rows:
+            yield Emit((None, decode(row)))
+        return
+    del rows
+    sql, params = select_sql(table, state)
+    yield Begin()
+    yield Sql(f"DECLARE _pm_cursor NO SCROLL CURSOR FOR {sql}", params)
+    while True:
+        rows = yield Sql(f"FETCH FORWARD {FETCH_SIZE} FROM _pm_cursor", (), "all")
+        for row in rows:
+            yield Emit((None, decode(row)))
+        if len(rows) < FETCH_SIZE:
+            break
+    yield Sql("CLOSE _pm_cursor")
+    yield Commit()
+
+
+def match_for_values(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+    """``match_for_values(**lookups)``: exactly one object, else NotFound / MultipleFound."""
+    table = table_of(spec)
+    sql, params = select_sql(table, state, cap=2)
+    rows = yield Sql(sql, params, "all")
+    if not rows:
+        raise NotFound(f"{spec.name} matching {_describe(state)} not found")
+    if len(rows) > 1:
+        raise MultipleFound(f"{spec.name}: more than one object matches {_describe(state)}")
+    return _decoder(table)(rows[0])
+
+
+def match(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+    """``match(**lookups)``: one SELECT; a pk lookup is served by the primary key index."""
+    return (yield from match_for_values(spec, state))
+
+
+def _describe(state: QueryState) -> str:
+    return ", ".join(f"{'__'.join(c.path)}__{c.op}={c.value!r}" for c in state.conditions) or "(no lookups)"
+
+
+def count(spec: ModelSpec, state: QueryState) -> Plan[int]:
+    """How many live rows match (within offset/limit), by one SELECT."""
+    sql, params = count_sql(table_of(spec), state)
+    row = yield Sql(sql, params, "one")
+    return int(row[0])
+
+
+def exists(spec: ModelSpec, state: QueryState) -> Plan[bool]:
+    """``exists()``: one ``SELECT EXISTS`` that stops at the first row."""
+    sql, params = count_sql(table_of(spec), state, exists=True)
+    row = yield Sql(sql, params, "one")
+    return bool(row[0])
+
+
+def _targets(table: Table, state: QueryState) -> tuple[str, list[Any]]:
+    """The WHERE text that selects a query's rows for UPDATE/DELETE, window included."""
+    if state.offset or state.limit is not None:
+        inner, params = select_sql(table, state, table.qpk)
+        return f"{table.qpk} IN ({inner})", params
+    return compile_where(table, state.conditions)
+
+
+def delete_where(spec: ModelSpec, state: QueryState) -> Plan[int]:
+    """Query ``delete()``: one ``DELETE`` statement; returns how many rows went."""
+    table = table_of(spec)
+    where, params = _targets(table, state)
+    return int((yield Sql(f"DELETE FROM {table.name} WHERE {where}", params)))
+
+
+def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+    """Query ``update(**values)``: one ``UPDATE`` statement, keeping each row's expiry.
+
+    Each value is checked against its field's kind before the statement is sent.
+    """
+    table = table_of(spec)
+    sets, args = [], []
+    for name, value in values.items():
+        if name not in spec.fields:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together or name == HIDDEN_PK:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+        if name == table.version:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the version field is counted by the database")
+        col = table.column(name)
+        if value is None and not col.nullable:
+            raise ValidationError(f"{spec.name}.{name} is required: update() cannot set it to None")
+        if value is not None and col.kind not in ("list", "dict", "model", "any"):
+            try:
+                value = _check_value(f"{name}", spec, col.kind, value)
+            except InvalidLookup as exc:
+                raise ValidationError(str(exc).replace(".filter(", ".update(")) from None
+        sets.append(f"{col.quoted} = %s" + ("::jsonb" if col.kind in ("list", "dict", "model", "any") else ""))
+        args.append(encode_value(spec, col, _primitive(col.kind, value)))
+    if not sets:
+        return 0
+    if table.version:
+        v = quote(table.version)
+        sets.append(f"{v} = {v} + 1")
+    where, params = _targets(table, state)
+    return int((yield Sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where}", [*args, *params])))
+
+
+def _primitive(kind: str, value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value

@@ -1,0 +1,324 @@
+"""Running PostgreSQL plans on a connection: checkout, Begin/Commit, transactions, cleanup.
+
+The logic is the same for every client library, so it lives here once, twice
+mirrored (:class:`SyncSession` / :class:`AsyncSession`, as psycopg mirrors
+``Connection`` / ``AsyncConnection``).  A driver module supplies a *connector*:
+how to check a connection out and back in, send one statement, COPY rows, and
+tell whether a connection is inside a transaction.  No client library is
+imported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol
+
+from ...run import Plan, iter_async, iter_sync, run_async, run_sync
+from . import tx
+from .commands import Begin, Commit, Copy, Sql
+
+__all__ = ["AsyncConnector", "AsyncSession", "AsyncTransaction", "SyncConnector", "SyncSession", "SyncTransaction"]
+
+
+class SyncConnector(Protocol):
+    """What a blocking driver provides."""
+
+    key: Any
+    model: str
+
+    def acquire(self) -> Any:
+        """Check a connection out (of the pool)."""
+
+    def release(self, conn: Any) -> None:
+        """Give a connection back."""
+
+    def sql(self, conn: Any, command: Sql) -> Any:
+        """Send one statement; return the reply ``command.fetch`` asks for."""
+
+    def copy(self, conn: Any, command: Copy) -> int:
+        """COPY rows in; return how many."""
+
+    def in_transaction(self, conn: Any) -> bool:
+        """True when the connection is inside a transaction (or is not autocommit)."""
+
+
+class AsyncConnector(Protocol):
+    """What an asyncio driver provides (the same as :class:`SyncConnector`, awaited)."""
+
+    key: Any
+    model: str
+
+    async def acquire(self) -> Any:
+        """Check a connection out (of the pool)."""
+
+    async def release(self, conn: Any) -> None:
+        """Give a connection back."""
+
+    async def sql(self, conn: Any, command: Sql) -> Any:
+        """Send one statement; return the reply ``command.fetch`` asks for."""
+
+    async def copy(self, conn: Any, command: Copy) -> int:
+        """COPY rows in; return how many."""
+
+    def in_transaction(self, conn: Any) -> bool:
+        """True when the connection is inside a transaction (or is not autocommit)."""
+
+
+def _commit_checked(model: str, sql: str, status: Any) -> None:
+    if sql == "COMMIT" and status == "ROLLBACK":
+        raise tx.rolled_back_error(model)
+
+
+class SyncSession:
+    """Runs plans with a blocking connector."""
+
+    __slots__ = ("connector",)
+
+    def __init__(self, connector: SyncConnector) -> None:
+        """Wrap a connector."""
+        self.connector = connector
+
+    def _checkout(self) -> tuple[Any, bool]:
+        held = tx.bound(self.connector.key, self.connector.model)
+        if held is not None:
+            return held.conn, False
+        return self.connector.acquire(), True
+
+    def _executor(self, conn: Any, steps: tx.Steps) -> Any:
+        connector = self.connector
+
+        def execute(command: Any) -> Any:
+            kind = type(command)
+            if kind is Sql:
+                return connector.sql(conn, command)
+            if kind is Copy:
+                return connector.copy(conn, command)
+            if kind is Begin:
+                connector.sql(conn, Sql(steps.begin(connector.in_transaction(conn))))
+                return None
+            if kind is Commit:
+                sql = steps.commit()
+                _commit_checked(connector.model, sql, connector.sql(conn, Sql(sql, (), "status")))
+                return None
+            raise TypeError(f"not a PostgreSQL command: {command!r}")
+
+        return execute
+
+    def _abort(self, conn: Any, steps: tx.Steps) -> None:
+        for sql in steps.rollback():
+            try:
+                self.connector.sql(conn, Sql(sql))
+            except Exception:  # noqa: BLE001 - the connection may be gone; the pool discards it
+                return
+
+    def run(self, plan: Plan[Any]) -> Any:
+        """Run a plan to completion on one connection."""
+        conn, owned = self._checkout()
+        steps = tx.Steps()
+        try:
+            return run_sync(self._executor(conn, steps), plan)
+        finally:
+            if steps.opened:
+                self._abort(conn, steps)
+            if owned:
+                self.connector.release(conn)
+
+    def iter(self, plan: Plan[Any]) -> Iterator[Any]:
+        """Run a streaming plan, holding one connection until it ends or is closed."""
+        conn, owned = self._checkout()
+        steps = tx.Steps()
+        try:
+            yield from iter_sync(self._executor(conn, steps), plan)
+        finally:
+            if steps.opened:
+                self._abort(conn, steps)
+            if owned:
+                self.connector.release(conn)
+
+
+class AsyncSession:
+    """Runs plans with an asyncio connector; mirrors :class:`SyncSession`."""
+
+    __slots__ = ("connector",)
+
+    def __init__(self, connector: AsyncConnector) -> None:
+        """Wrap a connector."""
+        self.connector = connector
+
+    async def _checkout(self) -> tuple[Any, bool]:
+        held = tx.bound(self.connector.key, self.connector.model)
+        if held is not None:
+            return held.conn, False
+        return await self.connector.acquire(), True
+
+    def _executor(self, conn: Any, steps: tx.Steps) -> Any:
+        connector = self.connector
+
+        async def execute(command: Any) -> Any:
+            kind = type(command)
+            if kind is Sql:
+                return await connector.sql(conn, command)
+            if kind is Copy:
+                return await connector.copy(conn, command)
+            if kind is Begin:
+                await connector.sql(conn, Sql(steps.begin(connector.in_transaction(conn))))
+                return None
+            if kind is Commit:
+                sql = steps.commit()
+                _commit_checked(connector.model, sql, await connector.sql(conn, Sql(sql, (), "status")))
+                return None
+            raise TypeError(f"not a PostgreSQL command: {command!r}")
+
+        return execute
+
+    async def _abort(self, conn: Any, steps: tx.Steps) -> None:
+        for sql in steps.rollback():
+            try:
+                await self.connector.sql(conn, Sql(sql))
+            except Exception:  # noqa: BLE001 - the connection may be gone; the pool discards it
+                return
+
+    async def run(self, plan: Plan[Any]) -> Any:
+        """Run a plan to completion on one connection."""
+        conn, owned = await self._checkout()
+        steps = tx.Steps()
+        try:
+            return await run_async(self._executor(conn, steps), plan)
+        finally:
+            if steps.opened:
+                await self._abort(conn, steps)
+            if owned:
+                await self.connector.release(conn)
+
+    async def iter(self, plan: Plan[Any]) -> AsyncIterator[Any]:
+        """Run a streaming plan, holding one connection until it ends or is closed."""
+        conn, owned = await self._checkout()
+        steps = tx.Steps()
+        try:
+            async for item in iter_async(self._executor(conn, steps), plan):
+                yield item
+        finally:
+            if steps.opened:
+                await self._abort(conn, steps)
+            if owned:
+                await self.connector.release(conn)
+
+
+class SyncTransaction:
+    """``with Model.transaction():`` — one connection bound to this thread; nested blocks are savepoints."""
+
+    __slots__ = ("_held", "_savepoint", "_token", "connector")
+
+    def __init__(self, connector: SyncConnector) -> None:
+        """A transaction block over a connector (entered with ``with``)."""
+        self.connector = connector
+        self._held: tx.Bound | None = None
+        self._savepoint: str | None = None
+        self._token: Any = None
+
+    def __enter__(self) -> SyncTransaction:
+        """Begin (or open a savepoint inside the current task's transaction)."""
+        c = self.connector
+        held = tx.bound(c.key, c.model)
+        if held is not None:
+            held.depth += 1
+            self._held, self._savepoint = held, tx.savepoint(held.depth)
+            try:
+                c.sql(held.conn, Sql(f"SAVEPOINT {self._savepoint}"))
+            except BaseException:
+                held.depth -= 1
+                raise
+            return self
+        conn = c.acquire()
+        try:
+            c.sql(conn, Sql("BEGIN"))
+        except BaseException:
+            c.release(conn)
+            raise
+        self._held, self._token = tx.bind(c.key, conn, c.model)
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Commit (or release the savepoint) on success; roll back on any exception."""
+        c, held = self.connector, self._held
+        assert held is not None
+        if self._savepoint is not None:
+            held.depth -= 1
+            if exc_type is None:
+                c.sql(held.conn, Sql(f"RELEASE SAVEPOINT {self._savepoint}"))
+                return
+            with contextlib.suppress(Exception):  # the original exception is what the caller must see
+                c.sql(held.conn, Sql(f"ROLLBACK TO SAVEPOINT {self._savepoint}"))
+                c.sql(held.conn, Sql(f"RELEASE SAVEPOINT {self._savepoint}"))
+            return
+        try:
+            if exc_type is None:
+                _commit_checked(c.model, "COMMIT", c.sql(held.conn, Sql("COMMIT", (), "status")))
+            else:
+                with contextlib.suppress(Exception):  # a dead connection rolled back by itself
+                    c.sql(held.conn, Sql("ROLLBACK"))
+        finally:
+            tx.unbind(held, self._token)
+            c.release(held.conn)
+
+
+class AsyncTransaction:
+    """``async with Model.transaction():`` — mirrors :class:`SyncTransaction`, bound to the current task.
+
+    A cancelled block rolls back and returns its connection to the pool.
+    """
+
+    __slots__ = ("_held", "_savepoint", "_token", "connector")
+
+    def __init__(self, connector: AsyncConnector) -> None:
+        """A transaction block over a connector (entered with ``async with``)."""
+        self.connector = connector
+        self._held: tx.Bound | None = None
+        self._savepoint: str | None = None
+        self._token: Any = None
+
+    async def __aenter__(self) -> AsyncTransaction:
+        """Begin (or open a savepoint inside the current task's transaction)."""
+        c = self.connector
+        held = tx.bound(c.key, c.model)
+        if held is not None:
+            held.depth += 1
+            self._held, self._savepoint = held, tx.savepoint(held.depth)
+            try:
+                await c.sql(held.conn, Sql(f"SAVEPOINT {self._savepoint}"))
+            except BaseException:
+                held.depth -= 1
+                raise
+            return self
+        conn = await c.acquire()
+        try:
+            await c.sql(conn, Sql("BEGIN"))
+        except BaseException:
+            await c.release(conn)
+            raise
+        self._held, self._token = tx.bind(c.key, conn, c.model)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """Commit (or release the savepoint) on success; roll back on any exception or cancellation."""
+        c, held = self.connector, self._held
+        assert held is not None
+        if self._savepoint is not None:
+            held.depth -= 1
+            if exc_type is None:
+                await c.sql(held.conn, Sql(f"RELEASE SAVEPOINT {self._savepoint}"))
+                return
+            with contextlib.suppress(Exception):  # the original exception is what the caller must see
+                await c.sql(held.conn, Sql(f"ROLLBACK TO SAVEPOINT {self._savepoint}"))
+                await c.sql(held.conn, Sql(f"RELEASE SAVEPOINT {self._savepoint}"))
+            return
+        try:
+            if exc_type is None:
+                _commit_checked(c.model, "COMMIT", await c.sql(held.conn, Sql("COMMIT", (), "status")))
+            else:
+                with contextlib.suppress(Exception):  # a dead connection rolled back by itself
+                    await c.sql(held.conn, Sql("ROLLBACK"))
+        finally:
+            tx.unbind(held, self._token)
+            await c.release(held.conn)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped]
-import psycopg2.errors  # type: ignore[import-untyped]
-import psycopg2.extensions  # type: ignore[import-untyped]
-import psycopg2.extras  # type: ignore[import-untyped]
+import psycopg2
+import psycopg2.errors
+import psycopg2.extensions
+import psycopg2.extras
 
 from ...errors import BackendConnectionError, ConfigurationError, ConflictError
 from .commands import Copy, Sql

@@ -22,7 +22,8 @@ from .commands import Copy, Sql
 
 __all__ = ["AiopgConnector"]
 
-psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call] - UUID parameters (lookups, pks) adapt, uuid columns read back as UUID
+# UUID parameters (lookups, pks) adapt, and uuid columns read back as UUID.
+psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
 #: psycopg 2 allows 65,535 parameters per statement too: rows per INSERT when emulating COPY.
 _PARAMS = 60000
 

@@ -196,7 +196,7 @@ class Api:
 
     async def items(self, query: Any) -> list[Any]:
         """Read a query in full: ``list(q)`` (sync) or ``await q`` (asyncio)."""
-        return await query if self.flavour == "async" else list(query)
+        return list(query) if self.flavour == "sync" else await query
 
     async def ids(self, query: Any) -> list[Any]:
         """The ids of a query's objects, in order."""
@@ -249,3 +249,86 @@ def sample(api: Api, **overrides: Any) -> Any:
     }
     data.update(overrides)
     return api.new(**data)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: (library, flavour) pairs the PostgreSQL suite runs: every library on psycopg sync and async,
+#: and the aiopg path on two libraries (its SQL is the same; what differs is the driver).
+PG_COMBOS = [(k, f) for k in KINDS for f in ("sync", "async")] + [("dataclasses", "aiopg"), ("pydantic", "aiopg")]
+
+
+@pytest.fixture(scope="session")
+def pg_conn() -> Iterator[Any]:
+    """A raw autocommit psycopg connection to the test database, for setup and looking behind the library."""
+    import psycopg
+
+    conn = psycopg.connect(PG_URL, autocommit=True)
+    persist_mixins.configure(postgres=PG_URL)
+    yield conn
+    conn.close()
+
+
+def pg_table_name(prefix: str) -> str:
+    """A table name from a test prefix (``pmtest:ab12:exp`` -> ``pmtest_ab12_exp``)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in prefix)
+
+
+class PgApi(Api):
+    """An :class:`Api` whose models are PgRowMixin rows, each in its own table, created up front."""
+
+    def __init__(self, kind: str, flavour: str, prefix: str, conn: Any, pool: Any = None) -> None:
+        self.kind, self.flavour, self.prefix = kind, flavour, prefix
+        self.conn, self.pool = conn, pool
+        self.tables: list[str] = []
+        self.mixin = persist_mixins.PgRowMixin if flavour == "sync" else persist_mixins.asyncio.PgRowMixin
+        self.Model, self.new, self.Grommet = self.model()
+
+    def model(self, suffix: str = "", **options: Any) -> Any:
+        """Build an IceCream model in a fresh table (created now; dropped after the test)."""
+        from persist_mixins.backends.postgres.table import table_of
+        from persist_mixins.binding import spec_of
+
+        table = pg_table_name(self.prefix + suffix)
+        options = {"__table__": table, **options}
+        if self.pool is not None and "__postgres__" not in options:
+            options["__postgres__"] = self.pool
+        built = BUILDERS[self.kind](self.mixin, self.prefix + suffix, options)
+        if table not in self.tables:
+            self.tables.append(table)
+            self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            for statement in table_of(spec_of(built[0])).create_statements():
+                self.conn.execute(statement)
+        return built
+
+    def variant(self, suffix: str, **options: Any) -> Api:
+        """The same library and flavour with another model and table."""
+        other = copy.copy(self)
+        other.prefix = self.prefix + suffix
+        other.Model, other.new, other.Grommet = self.model(suffix, **options)
+        return other
+
+    def drop(self) -> None:
+        """Drop every table this test created."""
+        for table in self.tables:
+            self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
+@pytest.fixture(params=PG_COMBOS, ids=[f"{k}-{f}" for k, f in PG_COMBOS])
+async def pg_api(request: pytest.FixtureRequest, pg_conn: Any) -> AsyncIterator[PgApi]:
+    """A PgRowMixin model of one library and flavour, in a test-private table."""
+    kind, flavour = request.param
+    pool = None
+    if flavour == "aiopg":
+        import aiopg
+
+        pool = await aiopg.create_pool(PG_URL.replace("postgresql://", "postgres://"), minsize=1, maxsize=4)
+    pg = PgApi(kind, flavour, f"pmtest_{uuid.uuid4().hex[:8]}", pg_conn, pool)
+    yield pg
+    if flavour != "sync":
+        await persist_mixins.asyncio.close()
+    if pool is not None:
+        pool.close()
+        await pool.wait_closed()
+    pg.drop()

@@ -128,6 +128,17 @@ class PgConnector:
         """True inside a transaction, or on a connection that is not autocommit."""
         return _in_transaction(conn)
 
+    def implicit(self, conn: Any) -> bool:
+        """True for an idle connection that is not autocommit (a user's, given as ``__postgres__``)."""
+        return not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
+
+    def end(self, conn: Any, commit: bool) -> None:
+        """Commit or roll back what a non-autocommit connection opened by itself."""
+        try:
+            conn.commit() if commit else conn.rollback()
+        except psycopg.Error as exc:
+            raise translate(self.model, self.url, exc) from exc
+
 
 class AsyncPgConnector:
     """Runs statements on a psycopg ``AsyncConnection`` or an ``AsyncConnectionPool``."""
@@ -189,6 +200,17 @@ class AsyncPgConnector:
     def in_transaction(self, conn: Any) -> bool:
         """True inside a transaction, or on a connection that is not autocommit."""
         return _in_transaction(conn)
+
+    def implicit(self, conn: Any) -> bool:
+        """True for an idle connection that is not autocommit (a user's, given as ``__postgres__``)."""
+        return not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
+
+    async def end(self, conn: Any, commit: bool) -> None:
+        """Commit or roll back what a non-autocommit connection opened by itself."""
+        try:
+            await (conn.commit() if commit else conn.rollback())
+        except psycopg.Error as exc:
+            raise translate(self.model, self.url, exc) from exc
 
 
 # -- drivers per class -------------------------------------------------------------------------

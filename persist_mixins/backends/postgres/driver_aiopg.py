@@ -51,7 +51,8 @@ class AiopgConnector:
         self.source = self.key = source
         self.pooled = isinstance(source, aiopg.Pool)
         self.model = model
-        dsn = psycopg2.extensions.parse_dsn(source.dsn)
+        # aiopg keeps a pool's DSN private; a connection exposes it.
+        dsn = psycopg2.extensions.parse_dsn(getattr(source, "dsn", None) or getattr(source, "_dsn", None) or "")
         where = f"{dsn.get('host', 'localhost')}:{dsn.get('port', 5432)}/{dsn.get('dbname', '')}"
         self.url = f"postgresql://{dsn.get('user', '')}@{where}"
 
@@ -100,6 +101,13 @@ class AiopgConnector:
             params = [value for row in chunk for value in row]
             await self.sql(conn, Sql(head + ", ".join([row_sql] * len(chunk)), params))
         return len(rows)
+
+    def implicit(self, conn: Any) -> bool:
+        """Always False: aiopg connections are autocommit."""
+        return False
+
+    async def end(self, conn: Any, commit: bool) -> None:
+        """Nothing to end: aiopg connections are autocommit."""
 
     def in_transaction(self, conn: Any) -> bool:
         """True inside a transaction."""

@@ -42,6 +42,12 @@ class SyncConnector(Protocol):
     def in_transaction(self, conn: Any) -> bool:
         """True when the connection is inside a transaction (or is not autocommit)."""
 
+    def implicit(self, conn: Any) -> bool:
+        """True when statements on this idle connection open a transaction someone must end (not autocommit)."""
+
+    def end(self, conn: Any, commit: bool) -> None:
+        """Commit or roll back the transaction a non-autocommit connection opened by itself."""
+
 
 class AsyncConnector(Protocol):
     """What an asyncio driver provides (the same as :class:`SyncConnector`, awaited)."""
@@ -63,6 +69,12 @@ class AsyncConnector(Protocol):
 
     def in_transaction(self, conn: Any) -> bool:
         """True when the connection is inside a transaction (or is not autocommit)."""
+
+    def implicit(self, conn: Any) -> bool:
+        """True when statements on this idle connection open a transaction someone must end (not autocommit)."""
+
+    async def end(self, conn: Any, commit: bool) -> None:
+        """Commit or roll back the transaction a non-autocommit connection opened by itself."""
 
 
 def _commit_checked(model: str, sql: str, status: Any) -> None:
@@ -115,24 +127,33 @@ class SyncSession:
     def run(self, plan: Plan[Any]) -> Any:
         """Run a plan to completion on one connection."""
         conn, owned = self._checkout()
+        implicit = owned and self.connector.implicit(conn)
         steps = tx.Steps()
+        ok = False
         try:
-            return run_sync(self._executor(conn, steps), plan)
+            result = run_sync(self._executor(conn, steps), plan)
+            ok = True
+            return result
         finally:
             if steps.opened:
                 self._abort(conn, steps)
+            if implicit:
+                self.connector.end(conn, ok)
             if owned:
                 self.connector.release(conn)
 
     def iter(self, plan: Plan[Any]) -> Iterator[Any]:
         """Run a streaming plan, holding one connection until it ends or is closed."""
         conn, owned = self._checkout()
+        implicit = owned and self.connector.implicit(conn)
         steps = tx.Steps()
         try:
             yield from iter_sync(self._executor(conn, steps), plan)
         finally:
             if steps.opened:
                 self._abort(conn, steps)
+            if implicit:
+                self.connector.end(conn, False)  # reads only: nothing to keep
             if owned:
                 self.connector.release(conn)
 
@@ -182,18 +203,25 @@ class AsyncSession:
     async def run(self, plan: Plan[Any]) -> Any:
         """Run a plan to completion on one connection."""
         conn, owned = await self._checkout()
+        implicit = owned and self.connector.implicit(conn)
         steps = tx.Steps()
+        ok = False
         try:
-            return await run_async(self._executor(conn, steps), plan)
+            result = await run_async(self._executor(conn, steps), plan)
+            ok = True
+            return result
         finally:
             if steps.opened:
                 await self._abort(conn, steps)
+            if implicit:
+                await self.connector.end(conn, ok)
             if owned:
                 await self.connector.release(conn)
 
     async def iter(self, plan: Plan[Any]) -> AsyncIterator[Any]:
         """Run a streaming plan, holding one connection until it ends or is closed."""
         conn, owned = await self._checkout()
+        implicit = owned and self.connector.implicit(conn)
         steps = tx.Steps()
         try:
             async for item in iter_async(self._executor(conn, steps), plan):
@@ -201,6 +229,8 @@ class AsyncSession:
         finally:
             if steps.opened:
                 await self._abort(conn, steps)
+            if implicit:
+                await self.connector.end(conn, False)  # reads only: nothing to keep
             if owned:
                 await self.connector.release(conn)
 

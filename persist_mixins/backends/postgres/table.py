@@ -7,6 +7,7 @@ from the model's own field names and options; values never are identifiers.
 
 from __future__ import annotations
 
+import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,9 +68,13 @@ def _json_default(value: Any) -> Any:
 
 def utc_text(value: str) -> str:
     """An ISO datetime text with an offset; naive values are taken as UTC."""
-    if value.endswith("Z") or (len(value) > 6 and value[-6] in "+-" and value[-3] == ":"):
+    if _OFFSET.search(value):
         return value
     return value + "+00:00"
+
+
+#: The end of an ISO datetime that carries its offset: Z, +02:00, +0200, -05.
+_OFFSET = re.compile(r"T.*(Z|[+-]\d\d(:?\d\d)?)$")
 
 
 @dataclass(frozen=True, slots=True)

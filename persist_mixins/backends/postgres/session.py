@@ -250,7 +250,7 @@ class SyncTransaction:
     def __enter__(self) -> SyncTransaction:
         """Begin (or open a savepoint inside the current task's transaction)."""
         c = self.connector
-        held = tx.bound(c.key, c.model)
+        held = tx.held(c.key)  # a child task's own block starts a transaction of its own
         if held is not None:
             held.depth += 1
             self._held, self._savepoint = held, tx.savepoint(held.depth)
@@ -311,7 +311,7 @@ class AsyncTransaction:
     async def __aenter__(self) -> AsyncTransaction:
         """Begin (or open a savepoint inside the current task's transaction)."""
         c = self.connector
-        held = tx.bound(c.key, c.model)
+        held = tx.held(c.key)  # a child task's own block starts a transaction of its own
         if held is not None:
             held.depth += 1
             self._held, self._savepoint = held, tx.savepoint(held.depth)

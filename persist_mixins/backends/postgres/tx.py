@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import TransactionError
 
-__all__ = ["Bound", "Steps", "bind", "bound", "owner", "unbind"]
+__all__ = ["Bound", "Steps", "bind", "bound", "held", "owner", "unbind"]
 
 _bound: contextvars.ContextVar[Mapping[Any, Bound]] = contextvars.ContextVar("persist_mixins_pg_transaction")
 
@@ -71,6 +71,14 @@ def bound(key: Any, model: str) -> Bound | None:
             "a child task cannot join it (its statements would interleave with the parent's). "
             "Await the work in the task that opened the block, or give the child its own transaction()"
         )
+    return found
+
+
+def held(key: Any) -> Bound | None:
+    """The live transaction the current task itself opened on ``key``, if any (for nesting)."""
+    found = (_bound.get(None) or {}).get(key)
+    if found is None or found.closed or found.owner != owner():
+        return None
     return found
 
 

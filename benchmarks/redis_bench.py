@@ -1552,7 +1552,12 @@ def write_markdown(
             "Install it and re-run the script to get `performance.png` next to this file."
         )
     lines.append("")
-    out.write_text("\n".join(lines))
+    text = "\n".join(lines)
+    old = out.read_text() if out.exists() else ""
+    start, end = old.find("<!-- pg-bench:start -->"), old.find("<!-- pg-bench:end -->")
+    if 0 <= start < end:  # benchmarks/pg_bench.py's section: kept verbatim
+        text += "\n" + old[start : end + len("<!-- pg-bench:end -->")] + "\n"
+    out.write_text(text)
     return chart
 
 

@@ -1,4 +1,4 @@
-"""Run every Python example of the documentation against a real Redis.
+"""Run every Python example of the documentation against a real Redis and PostgreSQL.
 
 Documentation examples rot unless something runs them. This script extracts the
 Python blocks of the pages under ``docs/`` (Markdown: fenced python blocks, MyST
@@ -10,12 +10,16 @@ executes them:
 - the blocks of a page in order, in one module namespace, as a reader pasting them
   one after the other would;
 - with ``PERSIST_REDIS_URL`` set to the test database (``redis://127.0.0.1:6379/15``
-  unless ``--redis-url`` says otherwise), which the examples rely on.
+  unless ``--redis-url`` says otherwise) and ``PERSIST_POSTGRES_URL`` set to the test
+  PostgreSQL database (``postgresql://postgres@127.0.0.1:5432/test`` unless
+  ``--postgres-url`` says otherwise), which the examples rely on.
 
 A page fails when one of its blocks raises, when it leaves keys behind under the key
-prefix of a model class it defined (the leftovers are deleted, never anything else), or
-when it triggers a ``ResourceWarning`` (a leaked connection) or a ``RuntimeWarning`` (a
-coroutine never awaited). Tracebacks point at the page and line of the failing example.
+prefix of a model class it defined (the leftovers are deleted, never anything else), when
+it leaves a PostgreSQL table named ``doc_...`` behind (the name every example table takes;
+the leftovers are dropped, never anything else), or when it triggers a ``ResourceWarning``
+(a leaked connection) or a ``RuntimeWarning`` (a coroutine never awaited). Tracebacks
+point at the page and line of the failing example.
 
 A block that cannot run is marked by a line right before it, ``% check_examples: skip``
 in Markdown or ``.. check_examples: skip`` in reStructuredText; the script lists the
@@ -26,6 +30,7 @@ Usage::
     python docs/check_examples.py                       # every page
     python docs/check_examples.py docs/queries.md -v    # one page, showing its output
     python docs/check_examples.py --redis-url redis://127.0.0.1:6379/14
+    python docs/check_examples.py --postgres-url postgresql://postgres@127.0.0.1:5432/docs
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ from pathlib import Path
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+#: Example tables are named doc_...: a page must drop the ones it creates.
+DOC_TABLES = r"doc\_%"
 PAGE_TIMEOUT = 300  # seconds; a page that hangs is a failure, not a stuck CI job
 PYTHON_LANGUAGES = {"python", "py", "python3"}
 MD_SKIP = "% check_examples: skip"
@@ -191,7 +199,20 @@ def _leftover_keys(redis_url: str, models: set[type]) -> list[str]:
     return left
 
 
-def run_page(redis_url: str) -> int:
+def _leftover_tables(postgres_url: str) -> list[str]:
+    """Drop and return the ``doc_...`` tables left in the PostgreSQL database."""
+    import psycopg  # noqa: TID251 - the checker looks behind the library's back for leftovers
+
+    with psycopg.connect(postgres_url, autocommit=True, connect_timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE tablename LIKE %s ORDER BY 1, 2", (DOC_TABLES,)
+        ).fetchall()
+        for schema, table in rows:
+            conn.execute(psycopg.sql.SQL("DROP TABLE IF EXISTS {}").format(psycopg.sql.Identifier(schema, table)))
+    return [f"{schema}.{table}" for schema, table in rows]
+
+
+def run_page(redis_url: str, postgres_url: str) -> int:
     """Child mode: run the examples given as JSON on stdin; return the exit status."""
     if importlib.util.find_spec("persist_mixins") is None:
         sys.path.insert(0, str(ROOT))  # not installed: document this checkout
@@ -202,6 +223,7 @@ def run_page(redis_url: str) -> int:
     sys.modules[name] = module  # classes defined by the examples resolve their annotations here
     before = _model_classes()
     left: list[str] = []
+    tables: list[str] = []
     try:
         for example in examples:
             print(f"--- {example.path}:{example.line}", flush=True)
@@ -217,13 +239,17 @@ def run_page(redis_url: str) -> int:
         import persist_mixins
 
         persist_mixins.close()
-    return 1 if left else 0
+        if "psycopg" in sys.modules:  # a page that never touched PostgreSQL cannot have left a table
+            tables = _leftover_tables(postgres_url)
+            if tables:
+                print("examples left tables behind (now dropped):\n  " + "\n  ".join(tables), flush=True)
+    return 1 if left or tables else 0
 
 
 # -- driving every page -------------------------------------------------------------------
 
 
-def check(path: Path, redis_url: str, verbose: bool) -> tuple[bool, int, int]:
+def check(path: Path, redis_url: str, postgres_url: str, verbose: bool) -> tuple[bool, int, int]:
     """Run one page's examples in a child interpreter; return (ok, run, skipped)."""
     examples = page_examples(path)
     runnable = [e for e in examples if not e.skipped]
@@ -234,9 +260,16 @@ def check(path: Path, redis_url: str, verbose: bool) -> tuple[bool, int, int]:
             print(f"  skipped {shown}:{example.line} (marked not runnable)")
     if not runnable:
         return True, 0, skipped
-    env = {**os.environ, "PERSIST_REDIS_URL": redis_url, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "PERSIST_REDIS_URL": redis_url,
+        "PERSIST_POSTGRES_URL": postgres_url,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
     payload = json.dumps([asdict(e) for e in runnable])
-    command = [sys.executable, "-W", "always::ResourceWarning", __file__, "--run-page", "--redis-url", redis_url]
+    command = [sys.executable, "-W", "always::ResourceWarning", __file__, "--run-page"]
+    command += ["--redis-url", redis_url, "--postgres-url", postgres_url]
     try:
         child = subprocess.run(
             command,
@@ -265,16 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pages", nargs="*", help="pages to check (default: every .md/.rst page under docs/)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help=f"default: {DEFAULT_REDIS_URL}")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"default: {DEFAULT_POSTGRES_URL}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show each page's output")
     parser.add_argument("--run-page", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_page:
-        return run_page(args.redis_url)
+        return run_page(args.redis_url, args.postgres_url)
 
     failed: list[str] = []
     total_run = total_skipped = 0
     for path in pages(args.pages):
-        ok, run, skipped = check(path, args.redis_url, args.verbose)
+        ok, run, skipped = check(path, args.redis_url, args.postgres_url, args.verbose)
         total_run += run
         total_skipped += skipped
         if not ok:

@@ -74,7 +74,7 @@ napoleon_use_ivar = True
 html_theme = "alabaster"
 html_title = f"persist_mixins {release}"
 html_theme_options = {
-    "description": "Active-record persistence as mixins: Redis today, sync and asyncio.",
+    "description": "Active-record persistence as mixins: Redis and PostgreSQL, sync and asyncio.",
     "fixed_sidebar": True,
     "show_relbars": True,
 }

@@ -14,11 +14,11 @@ a plan may handle it; if it does not, it propagates unchanged.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Emit", "Plan", "collect", "iter_async", "iter_sync", "run_async", "run_sync"]
+__all__ = ["Emit", "EmitMany", "Plan", "collect", "iter_async", "iter_sync", "run_async", "run_sync"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,13 @@ class Emit(Generic[T]):
     """Yielded by a streaming plan to hand one result item to the caller."""
 
     value: T
+
+
+@dataclass(frozen=True, slots=True)
+class EmitMany(Generic[T]):
+    """Yielded by a streaming plan to hand several result items to the caller at once."""
+
+    values: Sequence[T]
 
 
 def _step(plan: Plan[Any], reply: Any, error: BaseException | None) -> Any:
@@ -48,7 +55,7 @@ def run_sync(execute: Callable[[Any], Any], plan: Plan[T]) -> T:
     try:
         command = next(plan)
         while True:
-            if isinstance(command, Emit):
+            if isinstance(command, (Emit, EmitMany)):
                 raise TypeError("streaming plan given to run_sync; use iter_sync")
             try:
                 reply, error = execute(command), None
@@ -70,7 +77,7 @@ async def run_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[T]) -> 
     try:
         command = next(plan)
         while True:
-            if isinstance(command, Emit):
+            if isinstance(command, (Emit, EmitMany)):
                 raise TypeError("streaming plan given to run_async; use iter_async")
             try:
                 reply, error = await execute(command), None
@@ -92,6 +99,10 @@ def iter_sync(execute: Callable[[Any], Any], plan: Plan[Any]) -> Iterator[Any]:
                 yield command.value
                 command = next(plan)
                 continue
+            if isinstance(command, EmitMany):
+                yield from command.values
+                command = next(plan)
+                continue
             try:
                 reply, error = execute(command), None
             except Exception as exc:  # noqa: BLE001 - handed to the plan
@@ -110,6 +121,11 @@ async def iter_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[Any]) 
         while True:
             if isinstance(command, Emit):
                 yield command.value
+                command = next(plan)
+                continue
+            if isinstance(command, EmitMany):
+                for value in command.values:
+                    yield value
                 command = next(plan)
                 continue
             try:
@@ -133,10 +149,10 @@ def collect(plan: Plan[Any], limit: int | None = None) -> Plan[list[Any]]:
     try:
         command = next(plan)
         while True:
-            if isinstance(command, Emit):
-                out.append(command.value)
+            if isinstance(command, (Emit, EmitMany)):
+                out.extend(command.values if isinstance(command, EmitMany) else (command.value,))
                 if limit is not None and len(out) >= limit:
-                    return out
+                    return out[:limit]
                 command = next(plan)
             else:
                 try:
@@ -163,11 +179,12 @@ def window(plan: Plan[Any], offset: int = 0, limit: int | None = None) -> Plan[N
     try:
         command = next(plan)
         while True:
-            if isinstance(command, Emit):
-                if skipped < offset:
-                    skipped += 1
-                else:
-                    yield command
+            if isinstance(command, (Emit, EmitMany)):
+                for value in command.values if isinstance(command, EmitMany) else (command.value,):
+                    if skipped < offset:
+                        skipped += 1
+                        continue
+                    yield Emit(value)
                     sent += 1
                     if limit is not None and sent >= limit:
                         return

@@ -54,6 +54,9 @@ class ModelAdapter:
     load: Callable[[Mapping[str, Any]], Any]
     assign: Callable[[Any, Any], None]
     set_field: Callable[[Any, str, Any], None]
+    #: Builds an instance from field values given positionally in field order, when the values
+    #: are already the fields' Python values (a typed database row); None when the class cannot.
+    positional: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -174,7 +177,7 @@ class ModelSpec:
                 return uuid.UUID(pk)
         except ValueError:
             raise ValidationError(
-                f"{self.name}: the pk {pk!r} cannot be stored in {self.options.pk_field}, a {kind} field; "
+                f"{self.name}: the pk {pk!r} cannot be stored in {self.options.pk_field}, a field of kind {kind}; "
                 "declare a str pk field for a __unique_together__ pk"
             ) from None
         return pk

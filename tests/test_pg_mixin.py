@@ -390,3 +390,50 @@ def test_non_autocommit_connection_commits_each_operation(pg_conn: Any) -> None:
     finally:
         pg_conn.execute(f'DROP TABLE IF EXISTS "{Manual.__table__}"')
         conn.close()
+
+
+async def test_set_many_last_duplicate_wins(api: PgApi) -> None:
+    """Two objects with one pk in a set_many() batch store the last one, as two set() calls would."""
+    await api.run(api.Model.set_many([sample(api, id="d", amount_kg=1), sample(api, id="d", amount_kg=2)]))
+    assert (await api.run(api.Model.match_for_pk("d"))).amount_kg == 2
+
+
+async def test_two_streams_on_one_connection(api: PgApi) -> None:
+    """Two large queries read side by side inside one transaction each get their own cursor."""
+    await api.run(api.Model.set_many([sample(api, id=f"s{i:04d}", amount_kg=i) for i in range(1200)]))
+    if api.flavour == "sync":
+        with api.Model.transaction():
+            pairs = list(zip(api.Model.all().order_by("id"), api.Model.all().order_by("-id"), strict=True))
+    else:
+        async with api.Model.transaction():
+            first, second = api.Model.all().order_by("id").__aiter__(), api.Model.all().order_by("-id").__aiter__()
+            pairs = [(await first.__anext__(), await second.__anext__()) for _ in range(1200)]
+            await first.aclose()
+            await second.aclose()
+    assert pairs[0][0].id == "s0000" and pairs[0][1].id == "s1199" and len(pairs) == 1200
+
+
+def test_index_names_never_collide(pg_conn: Any) -> None:
+    """Fields sharing a long prefix each get their index; a table made without _expires_at gains it."""
+
+    @dataclasses.dataclass
+    class Long(persist_mixins.PgRowMixin):
+        __table__ = f"pmtest_long_{uuid.uuid4().hex[:6]}_" + "x" * 30
+        __indexes__ = ("temperature_celsius_minimum", "temperature_celsius_maximum")
+        id: str = ""
+        temperature_celsius_minimum: int = 0
+        temperature_celsius_maximum: int = 0
+
+    pg_conn.execute(f'CREATE TABLE "{Long.__table__}" (id text PRIMARY KEY, temperature_celsius_minimum bigint, '
+                    "temperature_celsius_maximum bigint)")  # fmt: skip
+    try:
+        Long.create_table()
+        Long.create_table()
+        indexes = pg_conn.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", (Long.__table__,)).fetchall()
+        defs = " ".join(d for (d,) in indexes)
+        assert "(temperature_celsius_minimum)" in defs and "(temperature_celsius_maximum)" in defs
+        assert "_expires_at" in defs
+        Long("a", 1, 2).set(expire=60)
+        assert 55 < Long.match_for_pk("a").ttl() <= 60
+    finally:
+        pg_conn.execute(f'DROP TABLE IF EXISTS "{Long.__table__}"')

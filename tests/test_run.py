@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from persist_mixins.run import Emit, collect, iter_async, iter_sync, run_async, run_sync
+from persist_mixins.run import Emit, EmitMany, collect, iter_async, iter_sync, run_async, run_sync, window
 
 from .scripted import Script
 
@@ -261,3 +261,28 @@ def test_collect_throws_driver_error_into_the_inner_plan() -> None:
     """A streaming plan that handles a driver error does so under collect() just as under iter_sync."""
     driver = Script(ConnectionError("reset"), "B")
     assert run_sync(driver.execute, collect(tolerant_stream())) == ["lost", "B"]
+
+
+def _batches() -> Generator[Any, Any, None]:
+    """A stream that emits items in batches, with a read in between."""
+    yield EmitMany([1, 2, 3])
+    yield "READ"
+    yield Emit(4)
+    yield EmitMany([5, 6])
+
+
+def test_emit_many_items_arrive_one_by_one_everywhere() -> None:
+    """Batched emits reach iterators, collect() and window() as single items, limits and offsets intact."""
+    assert list(iter_sync(lambda cmd: None, _batches())) == [1, 2, 3, 4, 5, 6]
+    assert run_sync(lambda cmd: None, collect(_batches(), limit=2)) == [1, 2]
+    windowed = iter_sync(lambda cmd: None, window(_batches(), offset=2, limit=3))
+    assert list(windowed) == [3, 4, 5]
+
+
+async def test_emit_many_in_async_iteration() -> None:
+    """iter_async hands out each item of a batch."""
+
+    async def execute(cmd: Any) -> None:
+        return None
+
+    assert [x async for x in iter_async(execute, _batches())] == [1, 2, 3, 4, 5, 6]

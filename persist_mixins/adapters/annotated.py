@@ -33,6 +33,7 @@ def make_adapter(
     codecs: dict[str, Codec],
     build: Callable[[dict[str, Any]], Any],
     check: Callable[[Any], None] | None = None,
+    positional: Callable[..., Any] | None = None,
 ) -> ModelAdapter:
     """Assemble an adapter from per-field codecs.
 
@@ -42,6 +43,8 @@ def make_adapter(
         codecs: one codec per persisted field, in declaration order.
         build: makes an instance from a dict of loaded Python values.
         check: the library's own validators, run before dumping (attrs).
+        positional: makes an instance from values in field order (``cls`` itself when its
+            ``__init__`` takes exactly the persisted fields, in order).
     """
     items = tuple(codecs.items())
 
@@ -83,4 +86,4 @@ def make_adapter(
             set_field(target, name, getattr(source, name, None))
 
     fields = {name: field_spec(name, codec) for name, codec in items}
-    return ModelAdapter(library, fields, dump, load, assign, set_field)
+    return ModelAdapter(library, fields, dump, load, assign, set_field, positional)

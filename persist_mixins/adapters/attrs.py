@@ -24,4 +24,6 @@ def adapter(cls: type) -> ModelAdapter:
                 set_field(obj, name, value)
         return obj
 
-    return make_adapter(cls, "attrs", codecs, build, check=attrs.validate)
+    every_field = len(fields) == len(attrs.fields(cls)) and len(init) == len(fields)
+    positional = cls if every_field and all(not a.kw_only for a in fields) else None
+    return make_adapter(cls, "attrs", codecs, build, check=attrs.validate, positional=positional)

@@ -26,4 +26,7 @@ def adapter(cls: type) -> ModelAdapter:
                 set_field(obj, name, value)
         return obj
 
-    return make_adapter(cls, "dataclasses", codecs, build)
+    # cls(*values) is exact when __init__ takes every field, each persisted, in declaration order.
+    every_field = len(fields) == len(dataclasses.fields(cls))
+    positional = cls if every_field_is_init and every_field else None
+    return make_adapter(cls, "dataclasses", codecs, build, positional=positional)

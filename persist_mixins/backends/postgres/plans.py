@@ -17,7 +17,7 @@ from typing import Any
 from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, ValidationError
 from ...lookups import _check_value
 from ...query import QueryState
-from ...run import Emit, Plan
+from ...run import EmitMany, Plan
 from ...spec import ModelSpec, expire_ms
 from .commands import Begin, Commit, Copy, Sql
 from .sql import ALIVE, compile_where, count_sql, select_sql
@@ -177,8 +177,14 @@ def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[
     if table.version and items:
         raise ValidationError(f"{spec.name}.set_many(): models with __version_field__ are saved one by one with set()")
     dumps = _checked(spec, table, items)
+    pk_at = 0 if table.hidden_pk else table.field_names.index(table.pk)
     prepared = [_prepare(spec, table, obj, data) for obj, data in zip(items, dumps, strict=True)]
-    keyed = [params for generated, params in prepared if not generated]
+    # One row per pk, the last one given winning (as successive set() calls would).
+    keyed = list(
+        {
+            params[0] if table.hidden_pk else params[pk_at]: params for generated, params in prepared if not generated
+        }.values()
+    )
     fresh = [(obj, params) for obj, (generated, params) in zip(items, prepared, strict=True) if generated]
     if not items:
         return items
@@ -214,7 +220,7 @@ def _copy_upsert(table: Table, rows: list[list[Any]], px: int | None) -> Plan[No
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*cols, _EXPIRES] if c != table.qpk)
     yield Sql(
         f"INSERT INTO {table.name} ({', '.join(cols)}, {_EXPIRES}) "
-        f"SELECT DISTINCT ON ({table.qpk}) {', '.join(cols)}, {_EXPIRY} FROM {stage} "
+        f"SELECT {', '.join(cols)}, {_EXPIRY} FROM {stage} "
         f"ON CONFLICT ({table.qpk}) DO UPDATE SET {updates}",
         [px],
     )
@@ -366,20 +372,19 @@ def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
     sql, params = select_sql(table, state, cap=None if small else FETCH_SIZE + 1)
     rows = yield Sql(sql, params, "all")
     if small or len(rows) <= FETCH_SIZE:
-        for row in rows:
-            yield Emit((None, decode(row)))
+        yield EmitMany([(None, decode(row)) for row in rows])
         return
     del rows
     sql, params = select_sql(table, state)
     yield Begin()
-    yield Sql(f"DECLARE _pm_cursor NO SCROLL CURSOR FOR {sql}", params)
+    cursor = f"_pm_cursor_{uuid.uuid4().hex[:12]}"  # unique: two streams may share a connection
+    yield Sql(f"DECLARE {cursor} NO SCROLL CURSOR FOR {sql}", params)
     while True:
-        rows = yield Sql(f"FETCH FORWARD {FETCH_SIZE} FROM _pm_cursor", (), "all")
-        for row in rows:
-            yield Emit((None, decode(row)))
+        rows = yield Sql(f"FETCH FORWARD {FETCH_SIZE} FROM {cursor}", (), "all")
+        yield EmitMany([(None, decode(row)) for row in rows])
         if len(rows) < FETCH_SIZE:
             break
-    yield Sql("CLOSE _pm_cursor")
+    yield Sql(f"CLOSE {cursor}")
     yield Commit()
 
 

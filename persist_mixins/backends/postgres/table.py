@@ -7,6 +7,7 @@ from the model's own field names and options; values never are identifiers.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +41,8 @@ TYPES: Mapping[str, str] = {
     "any": "jsonb",
 }
 JSON_KINDS = frozenset({"list", "dict", "model", "any"})
+#: Kinds the drivers already return as the field's Python value (no loading needed).
+NATIVE_KINDS = frozenset({"str", "int", "float", "bool", "datetime", "date", "decimal", "uuid"})
 #: Kinds whose ``in`` lists are sent as numeric[]: an int column compares with 2.5 without a cast error.
 NUMERIC_KINDS = frozenset({"int", "float", "decimal"})
 
@@ -131,6 +134,16 @@ class Table:
         raise KeyError(name)
 
     # -- DDL ---------------------------------------------------------------
+    def index_name(self, what: str) -> str:
+        """A quoted index name unique to (table, what), within PostgreSQL's 63-byte limit.
+
+        Truncated names could collide (and ``IF NOT EXISTS`` would then skip an index
+        silently), so a hash of the full table and field names ends every name.
+        """
+        table = self.spec.options.table
+        digest = hashlib.blake2s(f"{table}\x00{what}".encode(), digest_size=4).hexdigest()
+        return quote(f"{table[:30]}_{what[:20]}_{digest}")
+
     def create_statements(self) -> list[str]:
         """``CREATE TABLE IF NOT EXISTS`` and its indexes, each idempotent."""
         defs = []
@@ -146,22 +159,20 @@ class Table:
             else:
                 defs.append(f"{col.quoted} {sql_type}")
         defs.append(f"{quote(EXPIRES)} timestamptz")
-        stmts = [f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(defs)})"]
-        raw = self.spec.options.table
-        stmts.append(
-            f"CREATE INDEX IF NOT EXISTS {quote(raw[:40] + '__expires')} ON {self.name} ({quote(EXPIRES)}) "
-            f"WHERE {quote(EXPIRES)} IS NOT NULL"
-        )
+        stmts = [
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({', '.join(defs)})",
+            # A table made before the model expired anything, or by another tool, gains the column.
+            f"ALTER TABLE {self.name} ADD COLUMN IF NOT EXISTS {quote(EXPIRES)} timestamptz",
+            f"CREATE INDEX IF NOT EXISTS {self.index_name('expires')} ON {self.name} ({quote(EXPIRES)}) "
+            f"WHERE {quote(EXPIRES)} IS NOT NULL",
+        ]
         for name in self.spec.options.indexes:
-            if name == self.pk:
-                continue
-            stmts.append(
-                f"CREATE INDEX IF NOT EXISTS {quote(raw[:40] + '__' + name[:20])} ON {self.name} ({quote(name)})"
-            )
+            if name != self.pk:
+                stmts.append(f"CREATE INDEX IF NOT EXISTS {self.index_name(name)} ON {self.name} ({quote(name)})")
         unique = self.spec.options.unique_together
         if unique and not self.hidden_pk:
             cols = ", ".join(quote(n) for n in unique)
-            stmts.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {quote(raw[:40] + '__unique')} ON {self.name} ({cols})")
+            stmts.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {self.index_name('unique')} ON {self.name} ({cols})")
         return stmts
 
     # -- rows --------------------------------------------------------------
@@ -177,9 +188,18 @@ class Table:
         return out
 
     def decoder(self) -> Callable[[Sequence[Any]], Any]:
-        """A function from a selected row to a model instance."""
+        """A function from a selected row to a model instance.
+
+        When every column already holds its field's Python value (scalar kinds, which
+        the driver types) and the class can be built positionally, the row is passed
+        straight to the constructor: reads of many rows cost about what the driver does.
+        """
+        adapter = self.spec.adapter
+        if adapter.positional is not None and all(c.kind in NATIVE_KINDS for c in self.columns):
+            build = adapter.positional
+            return lambda row: build(*row)
         names = self.field_names
-        load = self.spec.adapter.load
+        load = adapter.load
         return lambda row: load(dict(zip(names, row, strict=True)))
 
 

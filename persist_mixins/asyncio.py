@@ -25,6 +25,7 @@ from .errors import (
     ValidationError,
 )
 from .query import QueryState
+from .run import collect
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -90,7 +91,10 @@ class AsyncQuery(Generic[M]):
             yield obj
 
     async def _list(self) -> list[M]:
-        return [obj async for obj in self]
+        # Collected inside the plan runner: no async generator hop per object on the way out.
+        model = self._model
+        plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
+        return [obj for _, obj in await model._persist_driver().run(collect(plan))]
 
     def __await__(self) -> Generator[Any, None, list[M]]:
         """``await q`` -> the list of matching objects."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
 
 from .binding import POSTGRES, REDIS, Backend, check_class, spec_of
 from .query import QueryState
+from .run import collect
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -73,7 +74,10 @@ class Query(Generic[M]):
 
     def _fetch_all(self) -> list[M]:
         if self._cache is None:
-            self._cache = list(iter(self))
+            # Collected inside the plan runner: no generator hop per object on the way out.
+            model = self._model
+            plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
+            self._cache = [obj for _, obj in model._persist_driver().run(collect(plan))]
         return self._cache
 
     def __len__(self) -> int:

@@ -133,7 +133,11 @@ def _check_value(lookup: str, spec: ModelSpec, kind: str, value: Any) -> Any:
     return value
 
 
-def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
+def _resolve_lookup(spec: ModelSpec, lookup: str) -> tuple[tuple[str, ...], str, str, bool]:
+    """``"amount_kg__gte"`` -> (path, operator, kind, is the pseudo pk); cached per model."""
+    cached = spec.cache.get(("lookup", lookup))
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     parts = lookup.split("__")
     op = "eq"
     if len(parts) > 1 and parts[-1] in OPERATORS:
@@ -142,7 +146,14 @@ def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
         raise InvalidLookup(f"{spec.name}.filter({lookup}=...): malformed lookup")
     path, field = resolve_path(spec, parts, lookup)
     kind = field.kind if field is not None else "any"
-    pseudo_pk = path == ("pk",) and "pk" not in spec.fields
+    resolved = (path, op, kind, path == ("pk",) and "pk" not in spec.fields)
+    if len(spec.cache) < 10_000:  # lookups on free-form dict keys must not grow it without bound
+        spec.cache[("lookup", lookup)] = resolved
+    return resolved
+
+
+def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
+    path, op, kind, pseudo_pk = _resolve_lookup(spec, lookup)
 
     def bad(why: str) -> InvalidLookup:
         return InvalidLookup(f"{spec.name}.filter({lookup}={value!r}): {why}")

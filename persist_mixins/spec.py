@@ -84,6 +84,8 @@ class ModelSpec:
     name: str
     options: Options
     adapter: ModelAdapter = field(repr=False)
+    #: Results derived from the spec alone (parsed lookup names ...), filled on first use.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def fields(self) -> Mapping[str, FieldSpec]:

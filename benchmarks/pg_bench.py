@@ -44,11 +44,12 @@ URL = os.environ.get("PG_BENCH_URL", "postgresql://postgres@127.0.0.1:5432/test"
 TABLE, BULK_TABLE = "bench_item", "bench_bulk"
 REPO = Path(__file__).resolve().parent.parent
 START, END = "<!-- pg-bench:start -->", "<!-- pg-bench:end -->"
-ALIVE = '("_expires_at" IS NULL OR "_expires_at" > now())'
+ALIVE = '("_expires_at" IS NULL OR "_expires_at" > statement_timestamp())'
 # The statements the library sends (checked against its plans at start-up); raw reads keep its expiry predicate.
 UPSERT = (
     'INSERT INTO "{t}" AS t ("id", "name", "amount", "_expires_at") VALUES (%s, %s, %s, '
-    'now() + %s * interval \'1 millisecond\') ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", '
+    "statement_timestamp() + %s * interval '1 millisecond') "
+    'ON CONFLICT ("id") DO UPDATE SET "name" = EXCLUDED."name", '
     '"amount" = EXCLUDED."amount", "_expires_at" = EXCLUDED."_expires_at"'
 )
 BY_PK = f'SELECT "id", "name", "amount" FROM "{TABLE}" WHERE "id" = %s AND {ALIVE}'
@@ -94,7 +95,7 @@ def peewee_model(db: Any, table: str) -> Any:
             database = db
             table_name = table
 
-    PwRow.alive = PwRow.expires_at.is_null() | (PwRow.expires_at > peewee.fn.now())
+    PwRow.alive = PwRow.expires_at.is_null() | (PwRow.expires_at > peewee.fn.statement_timestamp())
     PwRow.upsert = {"conflict_target": [PwRow.id], "preserve": [PwRow.name, PwRow.amount, PwRow.expires_at]}
     return PwRow
 
@@ -495,7 +496,8 @@ def section(results: list[Result], info: dict[str, str], extra: dict[str, list[s
         '`__indexes__ = ("amount",)`; everything runs on the table made by `create_table()`.',
         "- Equivalent work: the raw statements are the library's own (checked against its plans at start-up): "
         "the same `INSERT ... ON CONFLICT (id) DO UPDATE` upsert, and SELECTs of the same columns with the same "
-        'expiry predicate `("_expires_at" IS NULL OR "_expires_at" > now())` (raw and peewee alike). Raw reads '
+        'expiry predicate `("_expires_at" IS NULL OR "_expires_at" > statement_timestamp())` (raw and peewee alike). '
+        "Raw reads "
         "return tuples, the libraries model instances; objects and parameter tuples are built inside the timed code.",
         f"- Operations, at N = {' and '.join(f'{n:,}' for n in args.n)} rows preloaded by COPY, then "
         "`VACUUM ANALYZE`: *insert one* = `set()` / upsert of a new pk, one autocommit transaction each, so bound "

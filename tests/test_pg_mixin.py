@@ -437,3 +437,122 @@ def test_index_names_never_collide(pg_conn: Any) -> None:
         assert 55 < Long.match_for_pk("a").ttl() <= 60
     finally:
         pg_conn.execute(f'DROP TABLE IF EXISTS "{Long.__table__}"')
+
+
+async def test_early_break_from_a_large_stream_keeps_the_blocks_writes(api: PgApi) -> None:
+    """Leaving a >1,000-row loop early inside transaction() undoes nothing the loop body wrote."""
+    await api.run(api.Model.set_many([sample(api, id=f"b{i:04d}", amount_kg=i) for i in range(1100)]))
+    if api.flavour == "sync":
+        with api.Model.transaction():
+            for obj in api.Model.all().order_by("id"):
+                obj.amount_kg = -1
+                obj.set()
+                sample(api, id="written-in-loop").set()
+                break
+            sample(api, id="written-after").set()
+    else:
+        async with api.Model.transaction():
+            stream = api.Model.all().order_by("id").__aiter__()
+            obj = await stream.__anext__()
+            obj.amount_kg = -1
+            await obj.set()
+            await sample(api, id="written-in-loop").set()
+            await stream.aclose()
+            await sample(api, id="written-after").set()
+    assert (await api.run(api.Model.match_for_pk("b0000"))).amount_kg == -1
+    assert await api.run(api.Model.count(id__in=["written-in-loop", "written-after"])) == 2
+
+
+async def test_windows_keep_their_order_after_other_shapes_were_cached(api: PgApi) -> None:
+    """first() and pages are ordered by pk even after a full read or match() of the same lookup shape."""
+    for i in range(1, 11):
+        await api.run(sample(api, id=f"p{i:02d}", amount_kg=i, flavour="g").set())
+    await api.items(api.Model.filter(flavour="g"))  # caches the unlimited SELECT of this shape
+    await api.run(api.Model.match_for_values(flavour="g", amount_kg=3))
+    for i in (1, 2):  # move rows 1 and 2 to the end of the heap
+        await api.run(sample(api, id=f"p{i:02d}", amount_kg=i, flavour="g").set())
+    assert (await api.run(api.Model.filter(flavour="g").first())).id == "p01"
+    pages = await api.ids(api.Model.filter(flavour="g").limit(5))
+    assert pages == ["p01", "p02", "p03", "p04", "p05"]
+
+
+async def test_expiry_counts_from_the_write_not_the_transaction_start(api: PgApi) -> None:
+    """set(expire=2) late in a long transaction still lives about two seconds."""
+    if api.flavour == "sync":
+        with api.Model.transaction():
+            api.conn  # noqa: B018 - the block's own connection does the waiting below
+            api.Model.filter(amount_kg=-5).count()
+            await asyncio.sleep(1.2)
+            obj = sample(api, id="late").set(expire=2)
+    else:
+        async with api.Model.transaction():
+            await api.Model.filter(amount_kg=-5).count()
+            await asyncio.sleep(1.2)
+            obj = await sample(api, id="late").set(expire=2)
+    assert 1.5 < await api.run(obj.ttl()) <= 2
+
+
+async def test_update_checks_values_as_set_would(api: PgApi) -> None:
+    """update() refuses values set() would refuse: a float for an int, a str for a list, a dict for a list."""
+    await api.run(sample(api, id="u").set())
+    for bad in ({"amount_kg": 2.5}, {"tags": "oops"}, {"tags": {"k": 1}}, {"extra": ["x"]}):
+        with pytest.raises(ValidationError):
+            await api.run(api.Model.all().update(**bad))
+    assert (await api.run(api.Model.match_for_pk("u"))).amount_kg == 42
+
+
+async def test_contains_a_list_or_dict_needs_an_equal_element(api: PgApi) -> None:
+    """tags__contains=[...] matches an equal element, never a partial one (as Python's `in`)."""
+    await api.run(sample(api, id="c", tags=["a", "b"]).set())
+    assert await api.run(api.Model.count(tags__contains="a")) == 1
+    assert await api.run(api.Model.count(tags__contains=["a"])) == 0
+
+
+def test_untyped_pk_and_percent_in_table_name_are_configuration_errors(pg_conn: Any) -> None:
+    """A pk without a type, or a '%' in __table__, is refused with a ConfigurationError."""
+
+    class Untyped(persist_mixins.PgRowMixin):
+        __table__ = "pmtest_untyped"
+        id: Any = None
+
+    with pytest.raises(ConfigurationError, match="annotate"):
+        Untyped.create_table()
+
+    @dataclasses.dataclass
+    class Percent(persist_mixins.PgRowMixin):
+        __table__ = "pmtest_100%"
+        id: str = ""
+
+    with pytest.raises(ConfigurationError, match="%"):
+        Percent.create_table()
+
+
+def test_kw_only_and_initvar_dataclasses_load_correctly(pg_conn: Any) -> None:
+    """Dataclasses whose __init__ is not the plain field list still read back right."""
+    suffix = uuid.uuid4().hex[:6]
+
+    @dataclasses.dataclass(kw_only=True)
+    class Kw(persist_mixins.PgRowMixin):
+        __table__ = f"pmtest_kw_{suffix}"
+        id: str = ""
+        n: int = 0
+
+    @dataclasses.dataclass
+    class Iv(persist_mixins.PgRowMixin):
+        __table__ = f"pmtest_iv_{suffix}"
+        id: str = ""
+        scale: dataclasses.InitVar[int] = 1
+        n: int = 0
+
+        def __post_init__(self, scale: int) -> None:
+            self.n *= scale
+
+    try:
+        for model, obj in ((Kw, Kw(id="a", n=5)), (Iv, Iv("a", 1, 5))):
+            model.create_table()
+            obj.set()
+            assert model.match_for_pk("a").n == 5
+            assert [o.n for o in model.all()] == [5]
+    finally:
+        for table in (Kw.__table__, Iv.__table__):
+            pg_conn.execute(f'DROP TABLE IF EXISTS "{table}"')

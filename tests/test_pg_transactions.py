@@ -305,3 +305,28 @@ async def test_transaction_needs_no_explicit_connection_and_nests_across_models(
                     await t.Other("b", 1).set()
                 raise Boom
     assert t.rows(t.Row) == [] and t.rows(t.Other) == []
+
+
+def test_loop_writes_on_a_non_autocommit_connection_are_committed(pg_conn: Any) -> None:
+    """On a user's non-autocommit connection, writes made while looping over a query are committed."""
+    import psycopg
+
+    conn = psycopg.connect(PG_URL)
+
+    @dataclasses.dataclass
+    class Manual(persist_mixins.PgRowMixin):
+        __table__ = f"pmtest_loop_{uuid.uuid4().hex[:6]}"
+        __postgres__ = conn
+        id: str = ""
+        n: int = 0
+
+    try:
+        Manual.create_table()
+        Manual.set_many([Manual("a"), Manual("b")])
+        for obj in Manual.all():
+            obj.n = 7
+            obj.set()
+        assert pg_conn.execute(f'SELECT sum(n) FROM "{Manual.__table__}"').fetchone() == (14,)
+    finally:
+        pg_conn.execute(f'DROP TABLE IF EXISTS "{Manual.__table__}"')
+        conn.close()

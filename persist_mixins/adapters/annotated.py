@@ -7,6 +7,7 @@ loading rebuilds datetimes, Decimals, UUIDs and nested models.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -20,6 +21,17 @@ def codecs_for(cls: type, names: list[str]) -> dict[str, Codec]:
     """Build a codec for each named field from the class's annotations."""
     hints = resolve_hints(cls)
     return {name: codec_for(hints.get(name, Any), nested_codec) for name in names}
+
+
+def positional_init(cls: type, names: list[str]) -> Callable[..., Any] | None:
+    """``cls`` when ``cls(*values)`` takes exactly these fields, in order (no kw-only, no InitVar)."""
+    try:
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]  # type: ignore[misc]
+    except (TypeError, ValueError):
+        return None
+    if [p.name for p in params] != names or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    return cls
 
 
 def set_field(obj: Any, name: str, value: Any) -> None:

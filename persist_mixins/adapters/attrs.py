@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from ..spec import ModelAdapter
-from .annotated import codecs_for, make_adapter, set_field
+from .annotated import codecs_for, make_adapter, positional_init, set_field
 
 
 def adapter(cls: type) -> ModelAdapter:
@@ -24,6 +24,5 @@ def adapter(cls: type) -> ModelAdapter:
                 set_field(obj, name, value)
         return obj
 
-    every_field = len(fields) == len(attrs.fields(cls)) and len(init) == len(fields)
-    positional = cls if every_field and all(not a.kw_only for a in fields) else None
+    positional = positional_init(cls, [init.get(a.name, "") for a in fields])
     return make_adapter(cls, "attrs", codecs, build, check=attrs.validate, positional=positional)

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from ..spec import ModelAdapter
-from .annotated import codecs_for, make_adapter, set_field
+from .annotated import codecs_for, make_adapter, positional_init, set_field
 
 
 def adapter(cls: type) -> ModelAdapter:
@@ -26,7 +26,5 @@ def adapter(cls: type) -> ModelAdapter:
                 set_field(obj, name, value)
         return obj
 
-    # cls(*values) is exact when __init__ takes every field, each persisted, in declaration order.
-    every_field = len(fields) == len(dataclasses.fields(cls))
-    positional = cls if every_field_is_init and every_field else None
+    positional = positional_init(cls, [f.name for f in fields]) if every_field_is_init else None
     return make_adapter(cls, "dataclasses", codecs, build, positional=positional)

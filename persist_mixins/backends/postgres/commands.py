@@ -48,7 +48,11 @@ class Begin:
     """Start a transaction, or a savepoint when one is already open.  Reply: None.
 
     Ended by :class:`Commit`; if the plan fails or stops first, the driver rolls back.
+    With ``read_only`` (a cursor that only reads), a transaction already open is simply
+    used: no savepoint, so stopping early never undoes the caller's own writes.
     """
+
+    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

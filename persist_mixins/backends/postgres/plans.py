@@ -10,6 +10,7 @@ with scripted replies.  This module must not import ``psycopg`` or ``aiopg``
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,7 +37,8 @@ MAX_PARAMS = 65535
 #: Objects per batch when set_many() copies or inserts.
 WRITE_BATCH = 5000
 _EXPIRES = quote(EXPIRES)
-_EXPIRY = "now() + %s * interval '1 millisecond'"
+#: Expiry counts from the statement, not from the start of the transaction it runs in.
+_EXPIRY = "statement_timestamp() + %s * interval '1 millisecond'"
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -107,7 +109,7 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
         sql += f" ON CONFLICT ({table.qpk}) DO UPDATE SET {', '.join(updates)}"
         if table.version:
             v = quote(table.version)
-            sql += f", {v} = t.{v} + 1 WHERE t.{v} = %s OR t.{_EXPIRES} <= now()"
+            sql += f", {v} = t.{v} + 1 WHERE t.{v} = %s OR t.{_EXPIRES} <= statement_timestamp()"
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
     table.sql[key] = sql
@@ -327,7 +329,8 @@ def expire(spec: ModelSpec, obj: Any, seconds: Any) -> Plan[bool]:
 def persist(spec: ModelSpec, obj: Any) -> Plan[bool]:
     """``obj.persist()``: drop the row's expiry; True when it had one."""
     table = table_of(spec)
-    sql = _by_pk(table, "UPDATE {t} SET " + _EXPIRES + " = NULL WHERE {pk} = %s AND " + _EXPIRES + " > now()")
+    alive = f"{_EXPIRES} > statement_timestamp()"
+    sql = _by_pk(table, "UPDATE {t} SET " + _EXPIRES + " = NULL WHERE {pk} = %s AND " + alive)
     return bool((yield Sql(sql, [_require_pk(spec, table, obj)])))
 
 
@@ -347,7 +350,7 @@ def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
 def purge_expired(spec: ModelSpec) -> Plan[int]:
     """``purge_expired()``: delete expired rows; return how many."""
     table = table_of(spec)
-    return int((yield Sql(f"DELETE FROM {table.name} WHERE {_EXPIRES} <= now()")))
+    return int((yield Sql(f"DELETE FROM {table.name} WHERE {_EXPIRES} <= statement_timestamp()")))
 
 
 # -- queries -------------------------------------------------------------------------------
@@ -376,7 +379,7 @@ def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
         return
     del rows
     sql, params = select_sql(table, state)
-    yield Begin()
+    yield Begin(read_only=True)
     cursor = f"_pm_cursor_{uuid.uuid4().hex[:12]}"  # unique: two streams may share a connection
     yield Sql(f"DECLARE {cursor} NO SCROLL CURSOR FOR {sql}", params)
     while True:
@@ -455,11 +458,8 @@ def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) 
         col = table.column(name)
         if value is None and not col.nullable:
             raise ValidationError(f"{spec.name}.{name} is required: update() cannot set it to None")
-        if value is not None and col.kind not in ("list", "dict", "model", "any"):
-            try:
-                value = _check_value(f"{name}", spec, col.kind, value)
-            except InvalidLookup as exc:
-                raise ValidationError(str(exc).replace(".filter(", ".update(")) from None
+        if value is not None:
+            value = _update_value(spec, name, col.kind, value)
         sets.append(f"{col.quoted} = %s" + ("::jsonb" if col.kind in ("list", "dict", "model", "any") else ""))
         args.append(encode_value(spec, col, _primitive(col.kind, value)))
     if not sets:
@@ -469,6 +469,31 @@ def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) 
         sets.append(f"{v} = {v} + 1")
     where, params = _targets(table, state)
     return int((yield Sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where}", [*args, *params])))
+
+
+#: What update() accepts per kind (stricter than lookups: an int field takes no 2.5).
+_UPDATE_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "decimal": (int, decimal.Decimal), "list": (list, tuple),
+    "dict": (Mapping,),
+}  # fmt: skip
+
+
+def _update_value(spec: ModelSpec, name: str, kind: str, value: Any) -> Any:
+    """Check one update() value against its field's kind, as set() would."""
+    wanted = _UPDATE_TYPES.get(kind)
+    if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
+        raise ValidationError(f"{spec.name}.update({name}={value!r}): the field holds {kind} values")
+    if kind == "model":
+        field = spec.fields[name]
+        if field.model is not None and not isinstance(value, (field.model, Mapping)):
+            raise ValidationError(f"{spec.name}.update({name}={value!r}): expected a {field.model.__name__}")
+        return value
+    if kind in ("list", "dict", "any"):
+        return value
+    try:
+        return _check_value(name, spec, kind, value)
+    except InvalidLookup as exc:
+        raise ValidationError(str(exc).replace(".filter(", ".update(")) from None
 
 
 def _primitive(kind: str, value: Any) -> Any:

@@ -14,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from ...run import Plan, iter_async, iter_sync, run_async, run_sync
+from ...run import Plan, collect, iter_async, iter_sync, run_async, run_sync
 from . import tx
 from .commands import Begin, Commit, Copy, Sql
 
@@ -107,11 +107,14 @@ class SyncSession:
             if kind is Copy:
                 return connector.copy(conn, command)
             if kind is Begin:
-                connector.sql(conn, Sql(steps.begin(connector.in_transaction(conn))))
+                sql = steps.begin(connector.in_transaction(conn), command.read_only)
+                if sql is not None:
+                    connector.sql(conn, Sql(sql))
                 return None
             if kind is Commit:
                 sql = steps.commit()
-                _commit_checked(connector.model, sql, connector.sql(conn, Sql(sql, (), "status")))
+                if sql is not None:
+                    _commit_checked(connector.model, sql, connector.sql(conn, Sql(sql, (), "status")))
                 return None
             raise TypeError(f"not a PostgreSQL command: {command!r}")
 
@@ -143,17 +146,23 @@ class SyncSession:
                 self.connector.release(conn)
 
     def iter(self, plan: Plan[Any]) -> Iterator[Any]:
-        """Run a streaming plan, holding one connection until it ends or is closed."""
+        """Run a streaming plan, holding one connection until it ends or is closed.
+
+        On a user's non-autocommit connection the results are read in full first: the
+        loop body may write on that same connection, and those writes must be committed.
+        """
         conn, owned = self._checkout()
         implicit = owned and self.connector.implicit(conn)
+        if implicit:
+            self.connector.release(conn)
+            yield from self.run(collect(plan))
+            return
         steps = tx.Steps()
         try:
             yield from iter_sync(self._executor(conn, steps), plan)
         finally:
             if steps.opened:
                 self._abort(conn, steps)
-            if implicit:
-                self.connector.end(conn, False)  # reads only: nothing to keep
             if owned:
                 self.connector.release(conn)
 
@@ -183,11 +192,14 @@ class AsyncSession:
             if kind is Copy:
                 return await connector.copy(conn, command)
             if kind is Begin:
-                await connector.sql(conn, Sql(steps.begin(connector.in_transaction(conn))))
+                sql = steps.begin(connector.in_transaction(conn), command.read_only)
+                if sql is not None:
+                    await connector.sql(conn, Sql(sql))
                 return None
             if kind is Commit:
                 sql = steps.commit()
-                _commit_checked(connector.model, sql, await connector.sql(conn, Sql(sql, (), "status")))
+                if sql is not None:
+                    _commit_checked(connector.model, sql, await connector.sql(conn, Sql(sql, (), "status")))
                 return None
             raise TypeError(f"not a PostgreSQL command: {command!r}")
 
@@ -219,9 +231,14 @@ class AsyncSession:
                 await self.connector.release(conn)
 
     async def iter(self, plan: Plan[Any]) -> AsyncIterator[Any]:
-        """Run a streaming plan, holding one connection until it ends or is closed."""
+        """Run a streaming plan, holding one connection until it ends or is closed (see :meth:`SyncSession.iter`)."""
         conn, owned = await self._checkout()
         implicit = owned and self.connector.implicit(conn)
+        if implicit:
+            await self.connector.release(conn)
+            for item in await self.run(collect(plan)):
+                yield item
+            return
         steps = tx.Steps()
         try:
             async for item in iter_async(self._executor(conn, steps), plan):
@@ -229,8 +246,6 @@ class AsyncSession:
         finally:
             if steps.opened:
                 await self._abort(conn, steps)
-            if implicit:
-                await self.connector.end(conn, False)  # reads only: nothing to keep
             if owned:
                 await self.connector.release(conn)
 

@@ -22,7 +22,7 @@ from .table import EXPIRES, JSON_KINDS, NUMERIC_KINDS, TYPES, Table, json_text, 
 __all__ = ["ALIVE", "compile_order", "compile_where", "count_sql", "select_sql"]
 
 #: Rows that have not expired; part of every read.
-ALIVE = f"({quote(EXPIRES)} IS NULL OR {quote(EXPIRES)} > now())"
+ALIVE = f"({quote(EXPIRES)} IS NULL OR {quote(EXPIRES)} > statement_timestamp())"
 
 
 def _escape_like(text: str) -> str:
@@ -86,7 +86,7 @@ def _shape(cond: Condition) -> tuple[Any, ...]:
     elif op in _COMPARE or op == "range":
         extra = _json_type(value[0] if op == "range" else value)
     elif op == "contains":
-        extra = isinstance(value, str)
+        extra = (isinstance(value, str), isinstance(value, (list, tuple, dict)))
     else:
         extra = None
     return (cond.path, op, cond.kind, extra)
@@ -150,6 +150,13 @@ def _compile_one(table: Table, cond: Condition) -> Compiled:
         if op == "range":
             return f"{col} BETWEEN %s AND %s", lambda c: [_scalar(c, c.value[0]), _scalar(c, c.value[1])]
         return f"{col} {_COMPARE[op]} %s", lambda c: [_scalar(c, c.value)]
+    if op == "contains" and isinstance(value, (list, tuple, dict)):
+        # jsonb @> would match a list or dict partially; Python's `in` wants an equal element.
+        return (
+            f"(jsonb_typeof({j}) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements({j}) AS e "
+            "WHERE e.value = %s::jsonb))",
+            lambda c: [*path(c), *path(c), json_text(c.value)],
+        )
     if op == "contains" and (cond.kind == "list" or (is_json and not isinstance(value, str))):
         return (
             f"(jsonb_typeof({j}) = 'array' AND {j} @> %s::jsonb)",
@@ -226,7 +233,8 @@ def select_sql(
     """
     where, params = compile_where(table, state.conditions)
     limit = state.limit if cap is None else (cap if state.limit is None else min(cap, state.limit))
-    key = ("select", where, state.ordering, columns, limit is not None, bool(state.offset))
+    # The user's own window decides the default pk ordering; the cap only adds a LIMIT.
+    key = ("select", where, state.ordering, columns, limit is not None, bool(state.offset), state.limit is not None)
     text = table.sql.get(key)
     order, order_params = compile_order(table, state)
     if text is None:

@@ -240,6 +240,13 @@ def table_of(spec: ModelSpec) -> Table:
 
 def _build(spec: ModelSpec) -> Table:
     opts = spec.options
+    if "%" in opts.table:
+        raise ConfigurationError(f"{spec.name}.__table__ = {opts.table!r}: '%' is not allowed in a table name")
+    if opts.pk_field is not None and spec.fields[opts.pk_field].kind == "any":
+        raise ConfigurationError(
+            f"{spec.name}.{opts.pk_field} is the pk but its type is not known: annotate it as str, int or UUID "
+            "(a PostgreSQL primary key needs a column type)"
+        )
     columns = tuple(_column(f) for f in spec.fields.values())
     pk = opts.pk_field or HIDDEN_PK
     generated = False

@@ -99,10 +99,13 @@ def unbind(state: Bound, token: contextvars.Token[Mapping[Any, Bound]]) -> None:
 class Steps:
     """What ``Begin`` / ``Commit`` commands opened within one plan run, innermost last."""
 
-    opened: list[str] = field(default_factory=list)
+    opened: list[str | None] = field(default_factory=list)
 
-    def begin(self, in_transaction: bool) -> str:
-        """The SQL for ``Begin``: a transaction, or a savepoint inside one."""
+    def begin(self, in_transaction: bool, read_only: bool = False) -> str | None:
+        """The SQL for ``Begin``: a transaction, or a savepoint inside one (None: nothing to send)."""
+        if read_only and (in_transaction or self.opened):
+            self.opened.append(None)  # reads inside the caller's transaction need no savepoint
+            return None
         if in_transaction or self.opened:
             name = f"_pm_sp_{len(self.opened)}"
             self.opened.append(name)
@@ -110,9 +113,11 @@ class Steps:
         self.opened.append("")
         return "BEGIN"
 
-    def commit(self) -> str:
-        """The SQL for ``Commit``."""
+    def commit(self) -> str | None:
+        """The SQL for ``Commit`` (None: nothing to send)."""
         name = self.opened.pop()
+        if name is None:
+            return None
         return f"RELEASE SAVEPOINT {name}" if name else "COMMIT"
 
     def rollback(self) -> list[str]:
@@ -120,7 +125,9 @@ class Steps:
         out = []
         while self.opened:
             name = self.opened.pop()
-            out.append(f"ROLLBACK TO SAVEPOINT {name}" if name else "ROLLBACK")
+            if name is None:
+                continue
+            out.extend([f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"] if name else ["ROLLBACK"])
         return out
 
 

@@ -265,9 +265,11 @@ async def test_terminated_connection_mid_transaction(t: Tx) -> None:
     """pg_terminate_backend inside a block: the block fails, no partial rows, the pool recovers."""
 
     def kill() -> None:
+        # Only this block's connection: its last statement wrote to this test's own table.
         pids = t.conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state = 'idle in transaction' AND pid <> pg_backend_pid()"
+            "AND state = 'idle in transaction' AND pid <> pg_backend_pid() AND strpos(query, %s) > 0",
+            (t.Row.__table__,),
         ).fetchall()
         assert pids, "the block's connection should be idle in transaction"
         for (pid,) in pids:

@@ -58,6 +58,11 @@ class AsyncQuery(Generic[M]):
         plan = getattr(model.__persist_backend__.plans, name)(spec_of(model), self._state, *args)
         return await model._persist_driver().run(plan)
 
+    def _select(self) -> Any:
+        """The plan streaming ``(pk, obj)`` pairs of this query."""
+        model = self._model
+        return model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
+
     def _derive(self, state: QueryState) -> AsyncQuery[M]:
         return AsyncQuery(self._model, state)
 
@@ -85,16 +90,12 @@ class AsyncQuery(Generic[M]):
 
     async def __aiter__(self) -> AsyncIterator[M]:
         """Stream the matching objects."""
-        model = self._model
-        plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-        async for _, obj in model._persist_driver().iter(plan):
+        async for _, obj in self._model._persist_driver().iter(self._select()):
             yield obj
 
     async def _list(self) -> list[M]:
         # Collected inside the plan runner: no async generator hop per object on the way out.
-        model = self._model
-        plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-        return [obj for _, obj in await model._persist_driver().run(collect(plan))]
+        return [obj for _, obj in await self._model._persist_driver().run(collect(self._select()))]
 
     def __await__(self) -> Generator[Any, None, list[M]]:
         """``await q`` -> the list of matching objects."""

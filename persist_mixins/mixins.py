@@ -45,6 +45,11 @@ class Query(Generic[M]):
         plan = getattr(model.__persist_backend__.plans, name)(spec_of(model), self._state, *args)
         return model._persist_driver().run(plan)
 
+    def _select(self) -> Any:
+        """The plan streaming ``(pk, obj)`` pairs of this query."""
+        model = self._model
+        return model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
+
     def _derive(self, state: QueryState) -> Query[M]:
         return Query(self._model, state)
 
@@ -67,17 +72,13 @@ class Query(Generic[M]):
         if self._cache is not None:
             yield from self._cache
             return
-        model = self._model
-        plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-        for _, obj in model._persist_driver().iter(plan):
+        for _, obj in self._model._persist_driver().iter(self._select()):
             yield obj
 
     def _fetch_all(self) -> list[M]:
         if self._cache is None:
             # Collected inside the plan runner: no generator hop per object on the way out.
-            model = self._model
-            plan = model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-            self._cache = [obj for _, obj in model._persist_driver().run(collect(plan))]
+            self._cache = [obj for _, obj in self._model._persist_driver().run(collect(self._select()))]
         return self._cache
 
     def __len__(self) -> int:

@@ -9,7 +9,6 @@ with scripted replies.  This module must not import ``psycopg`` or ``aiopg``
 
 from __future__ import annotations
 
-import datetime as dt
 import decimal
 import uuid
 from collections.abc import Iterable, Mapping
@@ -117,16 +116,10 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
 
 
 def _row_params(table: Table, params: list[Any], generated: bool) -> list[Any]:
-    if generated:
-        at = 1 if table.hidden_pk else 0
-        index = table.field_names.index(table.pk) + at
-        params = params[:index] + params[index + 1 :]
-    if table.version:
-        index = table.field_names.index(table.version) + (1 if table.hidden_pk else 0)
-        if generated and table.field_names.index(table.pk) < table.field_names.index(table.version):
-            index -= 1
-        params = params[:index] + params[index + 1 :]
-    return params
+    """The parameters an insert sends: no generated pk, no version (the SQL writes those)."""
+    skip = {table.version, table.pk if generated else None}
+    head = 1 if table.hidden_pk else 0
+    return params[:head] + [p for name, p in zip(table.field_names, params[head:], strict=True) if name not in skip]
 
 
 def save(spec: ModelSpec, obj: Any, expire: Any = None) -> Plan[Any]:
@@ -461,7 +454,7 @@ def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) 
         if value is not None:
             value = _update_value(spec, name, col.kind, value)
         sets.append(f"{col.quoted} = %s" + ("::jsonb" if col.kind in ("list", "dict", "model", "any") else ""))
-        args.append(encode_value(spec, col, _primitive(col.kind, value)))
+        args.append(encode_value(spec, col, value))
     if not sets:
         return 0
     if table.version:
@@ -494,9 +487,3 @@ def _update_value(spec: ModelSpec, name: str, kind: str, value: Any) -> Any:
         return _check_value(name, spec, kind, value)
     except InvalidLookup as exc:
         raise ValidationError(str(exc).replace(".filter(", ".update(")) from None
-
-
-def _primitive(kind: str, value: Any) -> Any:
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value

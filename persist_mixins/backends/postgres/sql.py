@@ -10,14 +10,13 @@ passes, dict keys in nested paths included, is a parameter.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from ...errors import InvalidLookup
 from ...lookups import Condition
 from ...query import QueryState
-from .table import EXPIRES, JSON_KINDS, NUMERIC_KINDS, TYPES, Table, json_text, quote
+from .table import EXPIRES, JSON_KINDS, NUMERIC_KINDS, TYPES, Table, as_utc, json_text, quote
 
 __all__ = ["ALIVE", "compile_order", "compile_where", "count_sql", "select_sql"]
 
@@ -35,9 +34,7 @@ def _scalar(cond: Condition, value: Any) -> Any:
         _no_nul(value)
     if cond.kind in JSON_KINDS:
         return json_text(value)
-    if isinstance(value, dt.datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)  # stored datetimes are UTC-based
-    return value
+    return as_utc(value)
 
 
 def _array(cond: Condition, values: tuple[Any, ...]) -> list[Any]:

@@ -7,6 +7,7 @@ from the model's own field names and options; values never are identifiers.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import weakref
@@ -67,6 +68,13 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
     return str(value)
+
+
+def as_utc(value: Any) -> Any:
+    """A naive datetime taken as UTC (stored datetimes are timestamptz); anything else unchanged."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
 
 
 def utc_text(value: str) -> str:
@@ -218,7 +226,7 @@ def encode_value(spec: ModelSpec, col: Column, value: Any) -> Any:
             raise _nul(spec, col.name)
         if kind == "datetime":
             return utc_text(value)
-    return value
+    return as_utc(value)
 
 
 def _nul(spec: ModelSpec, name: str) -> ValidationError:

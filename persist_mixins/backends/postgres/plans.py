@@ -117,6 +117,8 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
 
 def _row_params(table: Table, params: list[Any], generated: bool) -> list[Any]:
     """The parameters an insert sends: no generated pk, no version (the SQL writes those)."""
+    if not generated and not table.version:
+        return params  # the common case, on every set()
     skip = {table.version, table.pk if generated else None}
     head = 1 if table.hidden_pk else 0
     return params[:head] + [p for name, p in zip(table.field_names, params[head:], strict=True) if name not in skip]

@@ -25,9 +25,9 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ... import config
-from ...errors import BackendConnectionError, ConfigurationError, ConflictError
+from ...errors import ConfigurationError
 from .commands import Copy, Sql
-from .session import AsyncSession, AsyncTransaction, SyncSession, SyncTransaction
+from .session import AsyncSession, AsyncTransaction, SyncSession, SyncTransaction, areply, reply, server_error
 
 __all__ = ["AsyncPgConnector", "PgConnector", "aclose", "async_driver", "close", "sync_driver"]
 
@@ -47,15 +47,13 @@ def safe_url(url: str) -> str:
 def translate(model: str, url: str, exc: Exception) -> Exception:
     """The error to raise for a server or connection error (the original becomes ``__cause__``)."""
     if isinstance(exc, pg_errors.UniqueViolation):
-        constraint = getattr(exc.diag, "constraint_name", None)
-        return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
+        return server_error(model, url, exc, "unique", getattr(exc.diag, "constraint_name", None))
     if isinstance(exc, pg_errors.UndefinedTable):
-        return ConfigurationError(f"{model}: {exc}; create it first with {model}.create_table()")
-    if isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout)) and not isinstance(
-        exc, pg_errors.QueryCanceled
-    ):
-        return BackendConnectionError(f"cannot reach PostgreSQL at {url} (or the connection was lost): {exc}")
-    return exc
+        return server_error(model, url, exc, "table")
+    lost = isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
+    return server_error(
+        model, url, exc, "connection" if lost and not isinstance(exc, pg_errors.QueryCanceled) else None
+    )
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -99,15 +97,7 @@ class PgConnector:
     def sql(self, conn: Any, command: Sql) -> Any:
         """Send one statement."""
         try:
-            cur = conn.execute(command.text, command.params or None)
-            fetch = command.fetch
-            if fetch == "count":
-                return cur.rowcount
-            if fetch == "one":
-                return cur.fetchone()
-            if fetch == "all":
-                return cur.fetchall()
-            return cur.statusmessage
+            return reply(conn.execute(command.text, command.params or None), command)
         except psycopg.Error as exc:
             raise translate(self.model, self.url, exc) from exc
 
@@ -172,15 +162,7 @@ class AsyncPgConnector:
     async def sql(self, conn: Any, command: Sql) -> Any:
         """Send one statement."""
         try:
-            cur = await conn.execute(command.text, command.params or None)
-            fetch = command.fetch
-            if fetch == "count":
-                return cur.rowcount
-            if fetch == "one":
-                return await cur.fetchone()
-            if fetch == "all":
-                return await cur.fetchall()
-            return cur.statusmessage
+            return await areply(await conn.execute(command.text, command.params or None), command)
         except psycopg.Error as exc:
             raise translate(self.model, self.url, exc) from exc
 

@@ -17,8 +17,9 @@ import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
-from ...errors import BackendConnectionError, ConfigurationError, ConflictError
+from ...errors import BackendConnectionError
 from .commands import Copy, Sql
+from .session import areply, server_error
 
 __all__ = ["AiopgConnector"]
 
@@ -30,13 +31,11 @@ _PARAMS = 60000
 
 def _translate(model: str, url: str, exc: Exception) -> Exception:
     if isinstance(exc, psycopg2.errors.UniqueViolation):
-        constraint = getattr(exc.diag, "constraint_name", None)
-        return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
+        return server_error(model, url, exc, "unique", getattr(exc.diag, "constraint_name", None))
     if isinstance(exc, psycopg2.errors.UndefinedTable):
-        return ConfigurationError(f"{model}: {exc}; create it first with {model}.create_table()")
-    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
-        return BackendConnectionError(f"cannot reach PostgreSQL at {url} (or the connection was lost): {exc}")
-    return exc
+        return server_error(model, url, exc, "table")
+    lost = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
+    return server_error(model, url, exc, "connection" if lost else None)
 
 
 class AiopgConnector:
@@ -78,14 +77,7 @@ class AiopgConnector:
         try:
             async with conn.cursor() as cur:
                 await cur.execute(command.text, command.params or None)
-                fetch = command.fetch
-                if fetch == "count":
-                    return cur.rowcount
-                if fetch == "one":
-                    return await cur.fetchone()
-                if fetch == "all":
-                    return await cur.fetchall()
-                return cur.statusmessage
+                return await areply(cur, command)
         except psycopg2.Error as exc:
             raise _translate(self.model, self.url, exc) from exc
 

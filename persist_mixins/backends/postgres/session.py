@@ -14,11 +14,15 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
+from ...errors import BackendConnectionError, ConfigurationError, ConflictError
 from ...run import Plan, collect, iter_async, iter_sync, run_async, run_sync
 from . import tx
 from .commands import Begin, Commit, Copy, Sql
 
-__all__ = ["AsyncConnector", "AsyncSession", "AsyncTransaction", "SyncConnector", "SyncSession", "SyncTransaction"]
+__all__ = [
+    "AsyncConnector", "AsyncSession", "AsyncTransaction", "SyncConnector", "SyncSession", "SyncTransaction",
+    "areply", "reply", "server_error",
+]  # fmt: skip
 
 
 class SyncConnector(Protocol):
@@ -75,6 +79,44 @@ class AsyncConnector(Protocol):
 
     async def end(self, conn: Any, commit: bool) -> None:
         """Commit or roll back the transaction a non-autocommit connection opened by itself."""
+
+
+def reply(cur: Any, command: Sql) -> Any:
+    """What a blocking DB-API cursor that ran ``command`` answers, by ``command.fetch``."""
+    fetch = command.fetch
+    if fetch == "count":
+        return cur.rowcount
+    if fetch == "one":
+        return cur.fetchone()
+    if fetch == "all":
+        return cur.fetchall()
+    return cur.statusmessage
+
+
+async def areply(cur: Any, command: Sql) -> Any:
+    """:func:`reply` for an asyncio cursor (psycopg 3 async, aiopg), whose fetches are awaited."""
+    fetch = command.fetch
+    if fetch == "count":
+        return cur.rowcount
+    if fetch == "one":
+        return await cur.fetchone()
+    if fetch == "all":
+        return await cur.fetchall()
+    return cur.statusmessage
+
+
+def server_error(model: str, url: str, exc: Exception, kind: str | None, constraint: str | None = None) -> Exception:
+    """The library's error for a classified driver error (``kind``: unique, table, connection), else ``exc``.
+
+    Each driver module only classifies its client library's exceptions; the messages live here once.
+    """
+    if kind == "unique":
+        return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
+    if kind == "table":
+        return ConfigurationError(f"{model}: {exc}; create it first with {model}.create_table()")
+    if kind == "connection":
+        return BackendConnectionError(f"cannot reach PostgreSQL at {url} (or the connection was lost): {exc}")
+    return exc
 
 
 def _commit_checked(model: str, sql: str, status: Any) -> None:

@@ -8,7 +8,10 @@ API; :mod:`persist_mixins.asyncio` has the same names as coroutines.
 
 from __future__ import annotations
 
+from .backends.sync_mixins import *  # noqa: F403 - every backend's sync mixins
+from .backends.sync_mixins import __all__ as _mixins
 from .config import configure
+from .connections import close
 from .errors import (
     BackendConnectionError,
     ConfigurationError,
@@ -20,22 +23,13 @@ from .errors import (
     TransactionError,
     ValidationError,
 )
-from .mixins import PgRowMixin, Query, SimpleRedisMixin
+from .mixins import PersistMixin, Query
+from .mixins_async import AsyncPersistMixin, AsyncQuery
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "BackendConnectionError", "ConfigurationError", "ConflictError", "InvalidLookup", "MultipleFound",
-    "NotFound", "PersistError", "PgRowMixin", "Query", "SimpleRedisMixin", "TransactionError", "ValidationError",
-    "__version__", "close", "configure",
+    "AsyncPersistMixin", "AsyncQuery", "BackendConnectionError", "ConfigurationError", "ConflictError",
+    "InvalidLookup", "MultipleFound", "NotFound", "PersistError", "PersistMixin", "Query", "TransactionError",
+    "ValidationError", "__version__", "close", "configure", *_mixins,
 ]  # fmt: skip
-
-
-def close() -> None:
-    """Close every sync client and pool persist_mixins opened from a URL (ones you passed in stay open)."""
-    import sys
-
-    for name in ("redis", "postgres"):
-        module = sys.modules.get(f"{__name__}.backends.{name}.driver")
-        if module is not None:  # a backend never used has nothing open
-            module.close()

@@ -1,57 +1,22 @@
-"""How a model class finds its spec, its backend's plans and its driver.
+"""How a model class finds its spec; the class-creation check of its options.
 
-Shared by the sync and asyncio facades.  Specs are built on first use and
-cached on the class; class options are checked at class creation
-(:func:`check_class`), so a bad option fails at import time.  Backend modules
-are imported lazily: a Redis user never imports psycopg.
+Specs are built on first use and cached on the class; class options are checked
+at class creation (:func:`check_class`), so a bad option fails at import time.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-from dataclasses import dataclass
-from types import ModuleType
+from typing import TypeVar
 
 from .adapters import build_adapter
+from .backend import Backend, Plans
 from .errors import ConfigurationError
 from .spec import ModelSpec, declared_field_names, read_options
 
-__all__ = ["POSTGRES", "REDIS", "Backend", "check_class", "spec_of"]
+__all__ = ["check_class", "spec_of"]
 
+M = TypeVar("M")
 _SPEC_ATTR = "__persist_spec__"
-
-
-@dataclass(frozen=True)
-class Backend:
-    """A backend as the facades see it: where its plans and drivers live."""
-
-    name: str
-    plans_module: str
-    driver_module: str
-
-    @functools.cached_property
-    def plans(self) -> ModuleType:
-        """The backend's plans module (pure, driver-free); imported on first use."""
-        return importlib.import_module(self.plans_module, __package__)
-
-    @functools.cached_property
-    def drivers(self) -> ModuleType:
-        """The backend's driver module (imports the database client library).
-
-        Raises:
-            ConfigurationError: the client library is not installed; names the extra to install.
-        """
-        try:
-            return importlib.import_module(self.driver_module, __package__)
-        except ModuleNotFoundError as exc:
-            raise ConfigurationError(
-                f"the {self.name} backend needs {exc.name!r}: pip install 'persist_mixins[{self.name}]'"
-            ) from exc
-
-
-REDIS = Backend("redis", ".backends.redis.plans", ".backends.redis.driver")
-POSTGRES = Backend("postgres", ".backends.postgres.plans", ".backends.postgres.driver")
 
 
 def check_class(cls: type) -> None:
@@ -64,18 +29,21 @@ def check_class(cls: type) -> None:
         ConfigurationError: naming the class and the option.
     """
     read_options(cls, declared_field_names(cls) or None)
+    backend: Backend[Plans] | None = getattr(cls, "__persist_backend__", None)
+    if backend is not None and backend.check is not None:
+        backend.check(cls)
 
 
-def spec_of(cls: type) -> ModelSpec:
+def spec_of(cls: type[M]) -> ModelSpec[M]:
     """The cached :class:`ModelSpec` of a model class (built on first use)."""
-    spec = cls.__dict__.get(_SPEC_ATTR)
+    spec: ModelSpec[M] | None = cls.__dict__.get(_SPEC_ATTR)
     if spec is None:
         spec = _build_spec(cls)
         type.__setattr__(cls, _SPEC_ATTR, spec)
     return spec
 
 
-def _build_spec(cls: type) -> ModelSpec:
+def _build_spec(cls: type[M]) -> ModelSpec[M]:
     adapter = build_adapter(cls)
     if not adapter.fields:
         raise ConfigurationError(f"{cls.__name__} has no fields: it cannot be stored (is it an abstract base?)")

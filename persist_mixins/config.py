@@ -1,42 +1,29 @@
 """Where connections come from: class option, ``configure()``, environment, localhost.
 
-This module only records and resolves *settings* (a URL or a ready client);
-the backend driver modules turn them into clients and cache those.  Calling
-:func:`configure` again bumps a generation counter, so the next operation of
-every class resolves its connection afresh.
+This module only records and resolves *settings* (a URL or a ready client) for
+any registered backend; :mod:`.connections` turns them into clients and caches
+those.  Calling :func:`configure` again bumps a generation counter, so the next
+operation of every class resolves its connection afresh.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .backend import backends
 from .errors import ConfigurationError
 
-__all__ = ["configure", "generation", "reset_generation", "setting"]
+if TYPE_CHECKING:
+    from .backend import Backend, Plans
 
-_ENV = {
-    "redis": "PERSIST_REDIS_URL",
-    "postgres": "PERSIST_POSTGRES_URL",
-    "rethinkdb": "PERSIST_RETHINKDB_URL",
-}
-_DEFAULTS = {
-    "redis": "redis://localhost:6379/0",
-    "postgres": "postgresql://postgres@localhost:5432/postgres",
-    "rethinkdb": "rethinkdb://localhost:28015/test",
-}
-#: Class options per backend, the first name preferred, the rest aliases.
-CLASS_OPTIONS = {
-    "redis": ("__redis__", "__redis_client__"),
-    "postgres": ("__postgres__",),
-    "rethinkdb": ("__rethinkdb__",),
-}
+__all__ = ["configure", "generation", "reset_generation", "setting"]
 
 _configured: dict[str, Any] = {}
 _generation = 0
 
 
-def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None) -> None:
+def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None, **others: Any) -> None:
     """Set the default connection of each backend, for every model without its own.
 
     Each argument is a URL (``redis://localhost:6379/0``) or a ready client or pool.
@@ -45,37 +32,46 @@ def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None)
 
     Args:
         redis: a URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``.
-        postgres: a URL or a psycopg connection/pool.
+        postgres: a URL, a psycopg connection / pool, or an aiopg pool.
         rethinkdb: a URL or a RethinkDB connection.
+        others: the same for any other registered backend, by its name.
+
+    Raises:
+        ConfigurationError: an unknown backend name, or a string that is not a URL.
 
     Example:
         >>> from persist_mixins import configure
         >>> configure(redis="redis://localhost:6379/15")
     """
     global _generation
-    for backend, value in (("redis", redis), ("postgres", postgres), ("rethinkdb", rethinkdb)):
+    known = backends()
+    settings = {"redis": redis, "postgres": postgres, "rethinkdb": rethinkdb, **others}
+    for name, value in settings.items():
         if value is None:
             continue
+        backend = known.get(name)
+        if backend is None:
+            raise ConfigurationError(f"configure({name}=...): no backend named {name!r} (known: {', '.join(known)})")
         if isinstance(value, str) and "://" not in value:
-            raise ConfigurationError(f"configure({backend}={value!r}): expected a URL such as {_DEFAULTS[backend]!r}")
-        _configured[backend] = value
+            raise ConfigurationError(f"configure({name}={value!r}): expected a URL such as {backend.default_url!r}")
+        _configured[name] = value
     _generation += 1
 
 
 def generation() -> int:
-    """A counter that changes whenever :func:`configure` is called (drivers re-resolve)."""
+    """A counter that changes whenever :func:`configure` or ``close()`` is called (drivers re-resolve)."""
     return _generation
 
 
-def setting(backend: str, cls: type) -> Any:
+def setting(backend: Backend[Plans], cls: type) -> Any:
     """The connection setting for ``cls``: class option, configure(), env var, or default URL."""
-    for name in CLASS_OPTIONS[backend]:
+    for name in backend.connection_options:
         value = getattr(cls, name, None)
         if value is not None:
             return value
-    if backend in _configured:
-        return _configured[backend]
-    return os.environ.get(_ENV[backend]) or _DEFAULTS[backend]
+    if backend.name in _configured:
+        return _configured[backend.name]
+    return os.environ.get(backend.env) or backend.default_url
 
 
 def reset_generation() -> None:

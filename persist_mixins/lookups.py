@@ -68,7 +68,7 @@ class Condition:
         return self.path[0]
 
 
-def resolve_path(spec: ModelSpec, parts: list[str], lookup: str) -> tuple[tuple[str, ...], FieldSpec | None]:
+def resolve_path(spec: ModelSpec[Any], parts: list[str], lookup: str) -> tuple[tuple[str, ...], FieldSpec | None]:
     """Resolve ``["grommet", "weight"]`` to a field path and the field at its end.
 
     ``pk`` names the pk field; paths continue into nested models and, untyped, into
@@ -110,7 +110,7 @@ def resolve_path(spec: ModelSpec, parts: list[str], lookup: str) -> tuple[tuple[
     return tuple(path), found
 
 
-def _check_value(lookup: str, spec: ModelSpec, kind: str, value: Any) -> Any:
+def _check_value(lookup: str, spec: ModelSpec[Any], kind: str, value: Any) -> Any:
     if value is None:
         return value
     accepted = _ACCEPTS.get(kind)
@@ -133,7 +133,7 @@ def _check_value(lookup: str, spec: ModelSpec, kind: str, value: Any) -> Any:
     return value
 
 
-def _resolve_lookup(spec: ModelSpec, lookup: str) -> tuple[tuple[str, ...], str, str, bool]:
+def _resolve_lookup(spec: ModelSpec[Any], lookup: str) -> tuple[tuple[str, ...], str, str, bool]:
     """``"amount_kg__gte"`` -> (path, operator, kind, is the pseudo pk); cached per model."""
     cached = spec.cache.get(("lookup", lookup))
     if cached is not None:
@@ -152,7 +152,7 @@ def _resolve_lookup(spec: ModelSpec, lookup: str) -> tuple[tuple[str, ...], str,
     return resolved
 
 
-def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
+def _parse_one(spec: ModelSpec[Any], lookup: str, value: Any) -> Condition:
     path, op, kind, pseudo_pk = _resolve_lookup(spec, lookup)
 
     def bad(why: str) -> InvalidLookup:
@@ -196,7 +196,7 @@ def _parse_one(spec: ModelSpec, lookup: str, value: Any) -> Condition:
     return Condition(path, op, value, kind)
 
 
-def parse_lookups(spec: ModelSpec, lookups: Mapping[str, Any]) -> tuple[Condition, ...]:
+def parse_lookups(spec: ModelSpec[Any], lookups: Mapping[str, Any]) -> tuple[Condition, ...]:
     """Parse keyword lookups into conditions.
 
     Args:
@@ -212,7 +212,7 @@ def parse_lookups(spec: ModelSpec, lookups: Mapping[str, Any]) -> tuple[Conditio
     return tuple(_parse_one(spec, key, value) for key, value in lookups.items())
 
 
-def value_at(spec: ModelSpec, obj: Any, path: tuple[str, ...]) -> Any:
+def value_at(spec: ModelSpec[Any], obj: Any, path: tuple[str, ...]) -> Any:
     """Read the value at a field path from a model instance (None when absent)."""
     if path == ("pk",) and "pk" not in spec.fields:
         return spec.pk_of(obj)
@@ -256,7 +256,7 @@ _TESTS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def evaluate(spec: ModelSpec, cond: Condition, obj: Any) -> bool:
+def evaluate(spec: ModelSpec[Any], cond: Condition, obj: Any) -> bool:
     """Tell whether one condition holds for a model instance.
 
     ``None`` satisfies only ``isnull=True``, ``eq None``, ``ne`` another value and
@@ -279,12 +279,12 @@ def evaluate(spec: ModelSpec, cond: Condition, obj: Any) -> bool:
         ) from exc
 
 
-def matches(spec: ModelSpec, conditions: tuple[Condition, ...], obj: Any) -> bool:
+def matches(spec: ModelSpec[Any], conditions: tuple[Condition, ...], obj: Any) -> bool:
     """Tell whether every condition holds for ``obj``."""
     return all(evaluate(spec, cond, obj) for cond in conditions)
 
 
-def pk_from_conditions(spec: ModelSpec, conditions: tuple[Condition, ...]) -> tuple[str | None, bool]:
+def pk_from_conditions(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[str | None, bool]:
     """Return the pk the conditions pin down by equality, and whether it is certain.
 
     The pk field itself (or ``pk=`` for a ``__unique_together__`` model without a pk
@@ -321,7 +321,7 @@ def _pk_text(value: Any) -> str:
 _JSON_NATIVE = {"str", "int", "float", "bool"}
 
 
-def prefilter(spec: ModelSpec, conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
+def prefilter(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
     """The conditions that can be checked on a decoded JSON document before building a model.
 
     Only top-level fields whose JSON value equals the Python value qualify; a

@@ -1,69 +1,57 @@
-"""The sync facades: :class:`PersistMixin`, its lazy :class:`Query`, and :class:`SimpleRedisMixin`.
+"""The sync facades: :class:`PersistMixin` and its lazy :class:`Query`.
 
-Each public method builds a plan from the backend's plans module and hands it
-to :func:`~persist_mixins.run.run_sync`; there is no database logic here.  The
-asyncio facades (:mod:`persist_mixins.asyncio`) mirror these name for name.
+Each public method builds a plan with its backend's typed plans
+(``__persist_backend__.plans``) and runs it with :func:`~persist_mixins.run.run_sync`
+on the class's driver; there is no database logic here.  The asyncio facades
+(:mod:`persist_mixins.asyncio`) mirror these name for name; what both share is in
+:mod:`persist_mixins.facade`.  Each backend's mixin (``SimpleRedisMixin`` ...) is
+declared in its own package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from .binding import POSTGRES, REDIS, Backend, check_class, spec_of
-from .query import QueryState
-from .run import collect
+from .binding import spec_of
+from .connections import sync_driver
+from .facade import ModelBase, QueryBase
+from .run import Plan, Route, collect, iter_sync, run_sync
+from .spec import Expiry
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["PersistMixin", "PgRowMixin", "Query", "SimpleRedisMixin"]
+__all__ = ["PersistMixin", "Query"]
 
 M = TypeVar("M", bound="PersistMixin")
+T = TypeVar("T")
 
 
-class Query(Generic[M]):
+def route(cls: type) -> Route:
+    """Where the commands of ``cls``'s plans go: its backend's sync driver."""
+    return sync_driver(cls).route  # type: ignore[no-any-return]
+
+
+class Query(QueryBase[M]):
     """A lazy query over one model: nothing is read until it is iterated or asked a question.
 
     Chain ``filter()``, ``order_by()`` and ``limit()``; iterate it, call ``len()``,
     index (``q[0]``) or slice (``q[:10]`` returns a list), or ask ``first()``,
     ``count()``, ``exists()``.  ``delete()`` and ``update()`` act on every match.
-    A query caches its results once it has been read in full (``len()``, ``list()``).
+    A query caches its results once it has been read in full (``len()``, ``list()``),
+    and compares equal to a list of the same objects (``Model.filter(x=1) == []``).
     """
 
-    __slots__ = ("_cache", "_model", "_state")
+    __slots__ = ("_cache",)
 
-    def __init__(self, model: type[M], state: QueryState | None = None) -> None:
+    def __init__(self, model: type[M], state: Any = None) -> None:
         """Make a query over ``model``; use ``Model.filter()`` / ``Model.all()`` instead."""
-        self._model = model
-        self._state = state or QueryState()
+        super().__init__(model, state)
         self._cache: list[M] | None = None
 
-    def _run(self, name: str, *args: Any) -> Any:
-        model = self._model
-        plan = getattr(model.__persist_backend__.plans, name)(spec_of(model), self._state, *args)
-        return model._persist_driver().run(plan)
-
-    def _select(self) -> Any:
-        """The plan streaming ``(pk, obj)`` pairs of this query."""
-        model = self._model
-        return model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)
-
-    def _derive(self, state: QueryState) -> Query[M]:
-        return Query(self._model, state)
-
-    def filter(self, **lookups: Any) -> Query[M]:
-        """Narrow the query with more lookups (AND); raises InvalidLookup on a bad one."""
-        return self._derive(self._state.where(spec_of(self._model), lookups))
-
-    def order_by(self, *fields: str) -> Query[M]:
-        """Order by fields, ``'-field'`` for descending; None sorts last (first when descending)."""
-        return self._derive(self._state.ordered(spec_of(self._model), fields))
-
-    def limit(self, n: int) -> Query[M]:
-        """Return at most ``n`` objects."""
-        return self._derive(self._state.limited(n))
+    def _run(self, plan: Plan[T]) -> T:
+        return run_sync(route(self._model), plan)
 
     def __iter__(self) -> Iterator[M]:
         """Stream the matching objects (from the cache when the query was read in full)."""
@@ -72,13 +60,16 @@ class Query(Generic[M]):
         if self._cache is not None:
             yield from self._cache
             return
-        for _, obj in self._model._persist_driver().iter(self._select()):
+        model = self._model
+        for _, obj in iter_sync(route(model), model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)):
             yield obj
 
     def _fetch_all(self) -> list[M]:
         if self._cache is None:
-            # Collected inside the plan runner: no generator hop per object on the way out.
-            self._cache = [obj for _, obj in self._model._persist_driver().run(collect(self._select()))]
+            model = self._model
+            # Collected inside the plan: no generator hop per object on the way out.
+            pairs = self._run(collect(model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)))
+            self._cache = [obj for _, obj in pairs]
         return self._cache
 
     def __len__(self) -> int:
@@ -88,6 +79,16 @@ class Query(Generic[M]):
     def __bool__(self) -> bool:
         """True when the query has at least one object."""
         return bool(self._fetch_all()) if self._cache is not None else self.exists()
+
+    def __eq__(self, other: object) -> bool:
+        """A query equals a list (or query) of the same objects in the same order, as redis-schematics' lists did."""
+        if isinstance(other, Query):
+            return self._fetch_all() == other._fetch_all()
+        if isinstance(other, list):
+            return self._fetch_all() == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable like one
 
     @overload
     def __getitem__(self, item: int) -> M: ...
@@ -114,24 +115,24 @@ class Query(Generic[M]):
 
     def count(self) -> int:
         """How many objects match, without decoding more than needed."""
-        return len(self._cache) if self._cache is not None else int(self._run("count"))
+        if self._cache is not None:
+            return len(self._cache)
+        return self._run(self._model.__persist_backend__.plans.count(spec_of(self._model), self._state))
 
     def exists(self) -> bool:
         """True when at least one object matches; stops at the first."""
-        return bool(self._run("exists"))
+        return self._run(self._model.__persist_backend__.plans.exists(spec_of(self._model), self._state))
 
     def delete(self) -> int:
         """Delete every matching object; return how many were deleted."""
         self._cache = None
-        return int(self._run("delete_where"))
+        return self._run(self._model.__persist_backend__.plans.delete_where(spec_of(self._model), self._state))
 
     def update(self, **values: Any) -> int:
         """Set fields on every matching object, keeping each TTL; return how many were written."""
         self._cache = None
-        return int(self._run("update_where", values))
-
-    def __repr__(self) -> str:
-        return f"<Query {self._model.__name__} {self._state}>"
+        plans = self._model.__persist_backend__.plans
+        return self._run(plans.update_where(spec_of(self._model), self._state, values))
 
 
 def _is_window(item: int | slice) -> bool:
@@ -141,31 +142,16 @@ def _is_window(item: int | slice) -> bool:
     return item.step in (None, 1) and (item.start or 0) >= 0 and (item.stop is None or item.stop >= 0)
 
 
-class PersistMixin:
+class PersistMixin(ModelBase):
     """Active-record methods for any model class, over one backend (sync).
 
-    Not used directly: mix in :class:`SimpleRedisMixin` (or another backend's mixin).
+    Not used directly: mix in a backend's mixin (:class:`~persist_mixins.SimpleRedisMixin` ...).
     """
 
     __slots__ = ()
-    __persist_backend__: ClassVar[Backend]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Check the class options as soon as the class is created."""
-        super().__init_subclass__(**kwargs)
-        check_class(cls)
-
-    @classmethod
-    def _persist_driver(cls) -> Any:
-        return cls.__persist_backend__.drivers.sync_driver(cls)
-
-    @classmethod
-    def _persist_run(cls, name: str, *args: Any) -> Any:
-        plan = getattr(cls.__persist_backend__.plans, name)(spec_of(cls), *args)
-        return cls._persist_driver().run(plan)
 
     # -- instance methods -------------------------------------------------
-    def set(self, *, expire: float | Any | None = None) -> Self:
+    def set(self, *, expire: Expiry = None) -> Self:
         """Validate and store the object in one round trip; fill a missing pk first.
 
         Args:
@@ -177,7 +163,8 @@ class PersistMixin:
         Raises:
             ValidationError: the data is invalid; nothing was written.
         """
-        return self._persist_run("save", self, expire)  # type: ignore[no-any-return]
+        cls = type(self)
+        return run_sync(route(cls), cls.__persist_backend__.plans.save(spec_of(cls), self, expire))
 
     save = set
 
@@ -187,19 +174,23 @@ class PersistMixin:
         Raises:
             NotFound: the object was deleted or expired.
         """
-        return self._persist_run("refresh", self)  # type: ignore[no-any-return]
+        cls = type(self)
+        return run_sync(route(cls), cls.__persist_backend__.plans.refresh(spec_of(cls), self))
 
     def delete(self) -> bool:
         """Delete the stored object; True when something was deleted."""
-        return bool(self._persist_run("delete", self))
+        cls = type(self)
+        return run_sync(route(cls), cls.__persist_backend__.plans.delete(spec_of(cls), self))
 
-    def expire(self, seconds: float | Any) -> bool:
+    def expire(self, seconds: Expiry) -> bool:
         """Make the stored object expire in ``seconds`` (or a timedelta); False when it is not stored."""
-        return bool(self._persist_run("expire", self, seconds))
+        cls = type(self)
+        return run_sync(route(cls), cls.__persist_backend__.plans.expire(spec_of(cls), self, seconds))
 
     def persist(self) -> bool:
         """Remove the stored object's expiry; True when it had one."""
-        return bool(self._persist_run("persist", self))
+        cls = type(self)
+        return run_sync(route(cls), cls.__persist_backend__.plans.persist(spec_of(cls), self))
 
     def ttl(self) -> float | None:
         """Seconds until the stored object expires, or None when it never does.
@@ -207,7 +198,8 @@ class PersistMixin:
         Raises:
             NotFound: the object is not stored.
         """
-        return self._persist_run("ttl", self)  # type: ignore[no-any-return]
+        cls = type(self)
+        return run_sync(route(cls), cls.__persist_backend__.plans.ttl(spec_of(cls), self))
 
     # -- class methods ----------------------------------------------------
     @classmethod
@@ -221,17 +213,17 @@ class PersistMixin:
             MultipleFound: more than one object matches.
             InvalidLookup: a lookup names an unknown field or operator.
         """
-        return cls._persist_run("match", cls._where(lookups))  # type: ignore[no-any-return]
+        return run_sync(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), cls._where(lookups)))
 
     @classmethod
     def match_for_pk(cls, pk: Any) -> Self:
         """Return the stored object with this pk; :class:`~persist_mixins.errors.NotFound` when absent or expired."""
-        return cls._persist_run("match_for_pk", pk)  # type: ignore[no-any-return]
+        return run_sync(route(cls), cls.__persist_backend__.plans.match_for_pk(spec_of(cls), pk))
 
     @classmethod
     def match_for_values(cls, **lookups: Any) -> Self:
         """Return the one stored object matching the lookups, searching by values."""
-        return cls._persist_run("match_for_values", cls._where(lookups))  # type: ignore[no-any-return]
+        return run_sync(route(cls), cls.__persist_backend__.plans.match_for_values(spec_of(cls), cls._where(lookups)))
 
     @classmethod
     def filter(cls, **lookups: Any) -> Query[Self]:
@@ -246,10 +238,10 @@ class PersistMixin:
     @classmethod
     def count(cls, **lookups: Any) -> int:
         """How many stored objects match the lookups (all of them without lookups)."""
-        return int(cls._persist_run("count", cls._where(lookups)))
+        return run_sync(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), cls._where(lookups)))
 
     @classmethod
-    def set_many(cls, objs: Iterable[Self], *, expire: float | Any | None = None) -> list[Self]:
+    def set_many(cls, objs: Iterable[Self], *, expire: Expiry = None) -> list[Self]:
         """Validate every object, then store them all in pipelined batches.
 
         Returns:
@@ -258,102 +250,9 @@ class PersistMixin:
         Raises:
             ValidationError: one object is invalid; nothing was written.
         """
-        return cls._persist_run("save_many", objs, expire)  # type: ignore[no-any-return]
+        return run_sync(route(cls), cls.__persist_backend__.plans.save_many(spec_of(cls), objs, expire))
 
     @classmethod
     def purge_expired(cls) -> int:
         """Remove what expired objects left behind; return how many objects that concerned."""
-        return int(cls._persist_run("purge_expired"))
-
-    @classmethod
-    def _where(cls, lookups: dict[str, Any]) -> QueryState:
-        return QueryState().where(spec_of(cls), lookups)
-
-
-class SimpleRedisMixin(PersistMixin):
-    """Store each object as one JSON string at ``{prefix}:{pk}`` in Redis (redis-schematics compatible).
-
-    Example:
-        >>> from dataclasses import dataclass
-        >>> from persist_mixins import SimpleRedisMixin
-        >>> @dataclass
-        ... class IceCream(SimpleRedisMixin):
-        ...     id: str
-        ...     amount_kg: int = 0
-        >>> IceCream("vanilla", 42).set().amount_kg
-        42
-        >>> IceCream.match(pk="vanilla").amount_kg
-        42
-        >>> IceCream.filter(amount_kg__gte=30).count()
-        1
-        >>> IceCream.match(pk="vanilla").delete()
-        True
-    """
-
-    __slots__ = ()
-    __persist_backend__ = REDIS
-
-    @classmethod
-    def reindex(cls) -> int:
-        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared.
-
-        Objects written by redis-schematics, or before the model declared ``__indexes__``,
-        move to the indexed layout with their remaining TTL; progress is logged to the
-        ``persist_mixins`` logger.
-
-        Returns:
-            How many objects were indexed.
-
-        Raises:
-            ConfigurationError: the model declares no ``__indexes__``.
-        """
-        return int(cls._persist_run("reindex"))
-
-
-class PgRowMixin(PersistMixin):
-    """Store each object as one row of a PostgreSQL table, one column per field (psycopg 3).
-
-    Create the table once with :meth:`create_table`; then every method of
-    :class:`PersistMixin` works, plus :meth:`transaction` and optimistic locking
-    (``__version_field__``).
-
-    Example:
-        >>> from dataclasses import dataclass
-        >>> from persist_mixins import PgRowMixin
-        >>> @dataclass
-        ... class Flavour(PgRowMixin):
-        ...     __table__ = "doc_flavour"
-        ...     id: str
-        ...     amount_kg: int = 0
-        >>> Flavour.create_table()
-        >>> Flavour("vanilla", 42).set().amount_kg
-        42
-        >>> Flavour.filter(amount_kg__gte=30).count()
-        1
-        >>> Flavour.drop_table()
-    """
-
-    __slots__ = ()
-    __persist_backend__ = POSTGRES
-
-    @classmethod
-    def create_table(cls) -> None:
-        """Create the model's table, its expiry index and its ``__indexes__``; does nothing if they exist."""
-        cls._persist_run("create_table")
-
-    @classmethod
-    def drop_table(cls) -> None:
-        """Drop the model's table and its indexes; does nothing if it does not exist."""
-        cls._persist_run("drop_table")
-
-    @classmethod
-    def transaction(cls) -> AbstractContextManager[Any]:
-        """A transaction block: ``with Model.transaction(): ...``.
-
-        Every operation of this thread on the model's connection pool, whatever the
-        model, runs in the transaction.  Nested blocks are savepoints; an exception
-        rolls the block back; a COMMIT that PostgreSQL turned into a ROLLBACK raises
-        :class:`~persist_mixins.errors.TransactionError`, as does use from another
-        thread that inherited the context.
-        """
-        return cls._persist_driver().transaction()  # type: ignore[no-any-return]
+        return run_sync(route(cls), cls.__persist_backend__.plans.purge_expired(spec_of(cls)))

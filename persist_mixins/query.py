@@ -36,12 +36,12 @@ class QueryState:
     offset: int = 0
     limit: int | None = None
 
-    def where(self, spec: ModelSpec, lookups: Mapping[str, Any]) -> QueryState:
+    def where(self, spec: ModelSpec[Any], lookups: Mapping[str, Any]) -> QueryState:
         """Add conditions (AND); raises :class:`~persist_mixins.errors.InvalidLookup` on a bad lookup."""
         # Built directly: dataclasses.replace() costs more than the parse on this hot path.
         return QueryState(self.conditions + parse_lookups(spec, lookups), self.ordering, self.offset, self.limit)
 
-    def ordered(self, spec: ModelSpec, fields: Iterable[str]) -> QueryState:
+    def ordered(self, spec: ModelSpec[Any], fields: Iterable[str]) -> QueryState:
         """Replace the ordering with ``'field'`` / ``'-field'`` terms (paths allowed)."""
         terms = []
         for term in fields:
@@ -81,7 +81,7 @@ class QueryState:
 
 
 def sort_objects(
-    spec: ModelSpec, objs: list[Any], ordering: tuple[Ordering, ...], key: Callable[[Any], Any] | None = None
+    spec: ModelSpec[Any], objs: list[Any], ordering: tuple[Ordering, ...], key: Callable[[Any], Any] | None = None
 ) -> list[Any]:
     """Sort decoded objects in place by the ordering terms and return them.
 

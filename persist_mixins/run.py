@@ -1,24 +1,32 @@
-"""Plans and the only loops that run them.
+"""Plans, the session that routes their commands, and the only loops that touch a driver.
 
 A *plan* is a generator that yields backend commands, receives each reply, and
 finally returns a result; it imports no driver and never awaits (the psycopg 3
 ``generators.py`` / ``waiting.py`` split).  A streaming plan also yields
-:class:`Emit` markers, one per result item, so results reach the caller while
-the plan is still reading.
+:class:`Emit` / :class:`EmitMany` markers, so results reach the caller while the
+plan is still reading.
 
-The four runners here are the only code that touches both a plan and a driver:
-``run_sync`` / ``run_async`` for plans that return a value, ``iter_sync`` /
-``iter_async`` for plans that stream.  A driver error is thrown into the plan, so
-a plan may handle it; if it does not, it propagates unchanged.
+:func:`session` wraps a plan in the runtime, itself a pure generator: it routes
+each command by its type to the driver of that command's backend (so one plan may
+read PostgreSQL and write Redis), lets that backend's :class:`SessionRules` open a
+connection (or join a transaction), handle commands of its own (``Begin``), and
+clean up, and turns everything into :class:`Io` requests: "call this driver
+method with these arguments".  The executors below are the only loops: the sync
+ones call each request, the async ones await it.  Nothing else in the library is
+written twice for the two flavours.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-__all__ = ["Emit", "EmitMany", "Plan", "collect", "iter_async", "iter_sync", "run_async", "run_sync"]
+__all__ = [
+    "DIRECT", "Abandoned", "AsyncBlock", "DirectRules", "Emit", "EmitMany", "Io", "Link", "Ops", "Plan", "Route", "SessionRules", "SyncBlock",
+    "collect", "drive_async", "drive_sync", "iter_async", "iter_sync", "run_async", "run_sync", "session",
+    "stream_async", "stream_sync", "window",
+]  # fmt: skip
 
 T = TypeVar("T")
 
@@ -40,105 +48,288 @@ class EmitMany(Generic[T]):
     values: Sequence[T]
 
 
-def _step(plan: Plan[Any], reply: Any, error: BaseException | None) -> Any:
-    if error is not None:
-        return plan.throw(error)
-    return plan.send(reply)
+@dataclass(frozen=True, slots=True)
+class Io:
+    """One driver call the runtime asks for: ``fn(*args)``, called (sync) or awaited (async)."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
 
 
-def run_sync(execute: Callable[[Any], Any], plan: Plan[T]) -> T:
-    """Run a plan to completion with a blocking ``execute(command) -> reply``.
+#: The runtime's generators: yield Io requests (and Emit markers), receive each call's result, return T.
+Ops = Generator[Any, Any, T]
 
-    Returns:
-        The plan's return value.
+
+class Abandoned(BaseException):  # noqa: N818 - a signal, not an error a user sees
+    """Thrown into a session whose caller stopped reading a stream, so it can clean up."""
+
+
+class Link:
+    """One backend connection inside one run (or one transaction block): pure state, no I/O.
+
+    ``state`` belongs to the backend's :class:`SessionRules` (what it opened, whether
+    the connection is the caller's own ...).
     """
+
+    __slots__ = ("buffered", "conn", "driver", "special", "state")
+
+    def __init__(self, driver: Any, conn: Any, state: Any = None, special: Mapping[type, Any] | None = None) -> None:
+        self.driver = driver
+        self.conn = conn
+        self.state = state
+        #: Command types the rules handle themselves: type -> ``handler(link, command) -> Ops[reply]``.
+        self.special: Mapping[type, Any] = special or {}
+        #: True when a stream must be read in full before its items reach the caller (the
+        #: caller's loop body may write on this very connection, and those writes must commit).
+        self.buffered = False
+
+
+class SessionRules(Protocol):
+    """How one backend opens, uses and closes connections, as pure generators of :class:`Io`.
+
+    Each backend declares one (``backend.Backend.session``); drivers carry it as ``rules``.
+    """
+
+    def open(self, driver: Any) -> Ops[Link]:
+        """Check a connection out (or join the caller's transaction); return the link."""
+        ...
+
+    def close(self, link: Link, ok: bool) -> Ops[None]:
+        """Undo what is still open when ``ok`` is False; end and give the connection back."""
+        ...
+
+
+class DirectRules:
+    """Session rules for a backend whose client pools connections itself (Redis, RethinkDB).
+
+    A driver with a ``shared`` client uses it as is (no checkout, nothing to give
+    back); otherwise a connection is acquired per run and released at its end.
+    """
+
+    def open(self, driver: Any) -> Ops[Link]:
+        """Use the driver's shared client, or acquire a connection."""
+        if driver.shared is not None:
+            return Link(driver, driver.shared)
+        return Link(driver, (yield Io(driver.acquire)), True)
+
+    def close(self, link: Link, ok: bool) -> Ops[None]:
+        """Release what :meth:`open` acquired."""
+        if link.state:
+            yield Io(link.driver.release, (link.conn,))
+
+
+#: The rules of backends that need no session logic of their own.
+DIRECT = DirectRules()
+
+#: Command type -> the driver that executes it, for one run (``driver.route`` for one backend).
+Route = Mapping[type, Any]
+
+
+def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
+    """Run ``plan`` as :class:`Io` requests, routing each command to its backend's driver.
+
+    Connections are opened on a backend's first command and closed when the plan
+    ends, fails or is abandoned; a driver error is thrown into the plan, which may
+    handle it.  With ``stream``, emitted items pass through (buffered until the end
+    when a link asks for it).
+    """
+    links: dict[int, Link] = {}
+    held: list[Any] | None = None
     try:
         command = next(plan)
         while True:
-            if isinstance(command, (Emit, EmitMany)):
-                raise TypeError("streaming plan given to run_sync; use iter_sync")
+            kind = type(command)
+            if kind is Emit or kind is EmitMany:
+                if held is None:
+                    yield command
+                else:
+                    held.append(command)
+                command = next(plan)
+                continue
             try:
-                reply, error = execute(command), None
+                driver = route[kind]
+            except KeyError:
+                raise TypeError(f"no driver in this run executes {kind.__name__} commands") from None
+            link = links.get(id(driver))
+            if link is None:
+                link = links[id(driver)] = yield from driver.rules.open(driver)
+                if stream and link.buffered and held is None:
+                    held = []
+            handler = link.special.get(kind) if link.special else None
+            try:
+                if handler is None:
+                    reply = yield Io(driver.execute, (link.conn, command))
+                else:
+                    reply = yield from handler(link, command)
             except Exception as exc:  # noqa: BLE001 - handed to the plan, which may handle or re-raise it
-                reply, error = None, exc
-            command = _step(plan, reply, error)
+                command = plan.throw(exc)
+            else:
+                command = plan.send(reply)
     except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-    finally:
+        result: T = stop.value
+    except BaseException:
         plan.close()
+        for link in reversed(links.values()):
+            yield from link.driver.rules.close(link, False)
+        raise
+    for link in reversed(links.values()):
+        yield from link.driver.rules.close(link, True)
+    if held:
+        yield from held
+    return result
 
 
-async def run_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[T]) -> T:
-    """Run a plan to completion with an awaitable ``execute(command) -> reply``.
+# -- the executors: the only code that calls (or awaits) a driver --------------------------------
+def drive_sync(ops: Ops[T], *, abandon: bool = False) -> T:
+    """Execute a generator of :class:`Io` requests with blocking calls; return its result.
 
-    Returns:
-        The plan's return value.
+    With ``abandon``, :class:`Abandoned` is thrown in first and swallowed at the end
+    (the cleanup of a stream whose reader went away).
     """
     try:
-        command = next(plan)
+        op = ops.throw(Abandoned()) if abandon else next(ops)
         while True:
-            if isinstance(command, (Emit, EmitMany)):
-                raise TypeError("streaming plan given to run_async; use iter_async")
+            if type(op) is not Io:
+                raise TypeError("a streaming plan was run for its result; use iter_sync")
             try:
-                reply, error = await execute(command), None
-            except Exception as exc:  # noqa: BLE001 - handed to the plan
-                reply, error = None, exc
-            command = _step(plan, reply, error)
+                reply = op.fn(*op.args)
+            except BaseException as exc:  # noqa: BLE001 - thrown into the session, which cleans up
+                op = ops.throw(exc)
+            else:
+                op = ops.send(reply)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
-    finally:
-        plan.close()
+    except Abandoned:
+        if not abandon:
+            raise
+        return None  # type: ignore[return-value]
 
 
-def iter_sync(execute: Callable[[Any], Any], plan: Plan[Any]) -> Iterator[Any]:
-    """Run a streaming plan, yielding each item it emits as soon as it is emitted."""
+async def drive_async(ops: Ops[T], *, abandon: bool = False) -> T:
+    """:func:`drive_sync` for asyncio drivers: each :class:`Io` call is awaited."""
     try:
-        command = next(plan)
+        op = ops.throw(Abandoned()) if abandon else next(ops)
         while True:
-            if isinstance(command, Emit):
-                yield command.value
-                command = next(plan)
-                continue
-            if isinstance(command, EmitMany):
-                yield from command.values
-                command = next(plan)
-                continue
+            if type(op) is not Io:
+                raise TypeError("a streaming plan was run for its result; use iter_async")
             try:
-                reply, error = execute(command), None
-            except Exception as exc:  # noqa: BLE001 - handed to the plan
-                reply, error = None, exc
-            command = _step(plan, reply, error)
+                reply = await op.fn(*op.args)
+            except BaseException as exc:  # noqa: BLE001 - thrown into the session, which cleans up
+                op = ops.throw(exc)
+            else:
+                op = ops.send(reply)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    except Abandoned:
+        if not abandon:
+            raise
+        return None  # type: ignore[return-value]
+
+
+def stream_sync(ops: Ops[Any]) -> Iterator[Any]:
+    """Execute a streaming session, yielding each emitted item as soon as it is emitted."""
+    try:
+        op = next(ops)
+        while True:
+            kind = type(op)
+            if kind is Io:
+                try:
+                    reply = op.fn(*op.args)
+                except BaseException as exc:  # noqa: BLE001 - thrown into the session
+                    op = ops.throw(exc)
+                else:
+                    op = ops.send(reply)
+                continue
+            if kind is Emit:
+                yield op.value
+            else:
+                yield from op.values
+            op = next(ops)
     except StopIteration:
         return
     finally:
-        plan.close()
+        if ops.gi_frame is not None:  # the reader stopped early: let the session clean up
+            drive_sync(ops, abandon=True)
 
 
-async def iter_async(execute: Callable[[Any], Awaitable[Any]], plan: Plan[Any]) -> AsyncIterator[Any]:
-    """Run a streaming plan with an async driver, yielding each emitted item."""
+async def stream_async(ops: Ops[Any]) -> AsyncIterator[Any]:
+    """:func:`stream_sync` for asyncio drivers."""
     try:
-        command = next(plan)
+        op = next(ops)
         while True:
-            if isinstance(command, Emit):
-                yield command.value
-                command = next(plan)
+            kind = type(op)
+            if kind is Io:
+                try:
+                    reply = await op.fn(*op.args)
+                except BaseException as exc:  # noqa: BLE001 - thrown into the session
+                    op = ops.throw(exc)
+                else:
+                    op = ops.send(reply)
                 continue
-            if isinstance(command, EmitMany):
-                for value in command.values:
+            if kind is Emit:
+                yield op.value
+            else:
+                for value in op.values:
                     yield value
-                command = next(plan)
-                continue
-            try:
-                reply, error = await execute(command), None
-            except Exception as exc:  # noqa: BLE001 - handed to the plan
-                reply, error = None, exc
-            command = _step(plan, reply, error)
+            op = next(ops)
     except StopIteration:
         return
     finally:
-        plan.close()
+        if ops.gi_frame is not None:
+            await drive_async(ops, abandon=True)
 
 
+def run_sync(route: Route, plan: Plan[T]) -> T:
+    """Run a plan to completion with blocking drivers; return its result."""
+    return drive_sync(session(route, plan))
+
+
+def run_async(route: Route, plan: Plan[T]) -> Awaitable[T]:
+    """Run a plan to completion with asyncio drivers (await the result)."""
+    return drive_async(session(route, plan))
+
+
+def iter_sync(route: Route, plan: Plan[Any]) -> Iterator[Any]:
+    """Stream the items a plan emits, with blocking drivers."""
+    return stream_sync(session(route, plan, stream=True))
+
+
+def iter_async(route: Route, plan: Plan[Any]) -> AsyncIterator[Any]:
+    """Stream the items a plan emits, with asyncio drivers."""
+    return stream_async(session(route, plan, stream=True))
+
+
+class SyncBlock:
+    """A ``with`` block whose entry and exit are pure generators (a transaction, a lock)."""
+
+    __slots__ = ("_enter", "_exit")
+
+    def __init__(self, enter: Callable[[], Ops[Any]], exit: Callable[[BaseException | None], Ops[None]]) -> None:
+        self._enter, self._exit = enter, exit
+
+    def __enter__(self) -> Any:
+        return drive_sync(self._enter())
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        drive_sync(self._exit(exc))
+
+
+class AsyncBlock:
+    """:class:`SyncBlock` for ``async with``."""
+
+    __slots__ = ("_enter", "_exit")
+
+    def __init__(self, enter: Callable[[], Ops[Any]], exit: Callable[[BaseException | None], Ops[None]]) -> None:
+        self._enter, self._exit = enter, exit
+
+    async def __aenter__(self) -> Any:
+        return await drive_async(self._enter())
+
+    async def __aexit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        await drive_async(self._exit(exc))
+
+
+# -- plan combinators (pure) ---------------------------------------------------------------------
 def collect(plan: Plan[Any], limit: int | None = None) -> Plan[list[Any]]:
     """Turn a streaming plan into a plan that returns its items as a list.
 

@@ -17,14 +17,22 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .adapters.values import Kind
 from .errors import ConfigurationError, ValidationError
 
+if TYPE_CHECKING:
+    from .adapters.values import Kind
+
 __all__ = [
-    "FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "expire_ms", "read_options", "to_millis",
+    "Expiry", "FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "expire_ms", "read_options", "to_millis",
 ]  # fmt: skip
+
+
+M = TypeVar("M")
+
+#: An expiry as the public methods take it: seconds (int or float), a timedelta, or None.
+Expiry = float | dt.timedelta | None
 
 
 @dataclass(frozen=True)
@@ -74,13 +82,13 @@ class Options:
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: one spec per class, usable as a dict key
-class ModelSpec:
-    """A model class as the plans see it.
+class ModelSpec(Generic[M]):
+    """A model class ``M`` as the plans see it.
 
     Built once per class by the mixin and cached on it (``__persist_spec__``).
     """
 
-    cls: type
+    cls: type[M]
     name: str
     options: Options
     adapter: ModelAdapter = field(repr=False)
@@ -207,7 +215,7 @@ def to_millis(value: Any, what: str) -> int | None:
     return max(1, round(seconds * 1000))
 
 
-def expire_ms(spec: ModelSpec, expire: Any) -> int | None:
+def expire_ms(spec: ModelSpec[Any], expire: Any) -> int | None:
     """The TTL of a write in ms: the given one, else the class's ``__expire__``.
 
     Raises:

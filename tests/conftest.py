@@ -28,7 +28,7 @@ from schematics.types import compound
 
 import persist_mixins
 import persist_mixins.asyncio
-from persist_mixins.backends.redis.layout import escape_glob
+from persist_mixins.backends.redis.schema import escape_glob
 
 REDIS_URL = os.environ.get("PERSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 KINDS = ("schematics", "pydantic", "dataclasses", "attrs", "plain")
@@ -287,7 +287,7 @@ class PgApi(Api):
 
     def model(self, suffix: str = "", **options: Any) -> Any:
         """Build an IceCream model in a fresh table (created now; dropped after the test)."""
-        from persist_mixins.backends.postgres.table import table_of
+        from persist_mixins.backends.postgres.schema import table_of
         from persist_mixins.binding import spec_of
 
         table = pg_table_name(self.prefix + suffix)

@@ -305,7 +305,7 @@ async def test_unreachable_server_names_the_url(api: PgApi) -> None:
     """An unreachable PostgreSQL gives BackendConnectionError naming the URL, within the pool wait."""
     if api.flavour == "aiopg":
         pytest.skip("an aiopg pool is built by the user, connected before it is given")
-    from persist_mixins.backends.postgres import driver
+    from persist_mixins.backends.postgres import driver_psycopg as driver
 
     _, new, _ = api.model("_down", __postgres__="postgresql://postgres@127.0.0.1:1/test")
     old = driver.POOL_TIMEOUT

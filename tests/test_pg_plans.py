@@ -15,7 +15,7 @@ from persist_mixins.binding import spec_of
 from persist_mixins.query import QueryState
 from persist_mixins.run import iter_sync, run_sync
 
-from .scripted import Script
+from .scripted import Script, through
 
 
 @dataclasses.dataclass
@@ -52,7 +52,7 @@ def test_save_is_one_upsert_with_values_as_parameters() -> None:
     """set() sends one INSERT ... ON CONFLICT DO UPDATE; identifiers are quoted, values only parameters."""
     script = Script(1)
     obj = Cone("a'); DROP TABLE x; --", "mint", 2, {"k": "v"})
-    assert run_sync(script.execute, plans.save(SPEC, obj)) is obj
+    assert run_sync(script.route, plans.save(SPEC, obj)) is obj
     (cmd,) = script.sent
     assert cmd.text.startswith('INSERT INTO "ice ""cream""" AS t ("id", "flavour", "scoops", "extra", "_expires_at")')
     assert 'ON CONFLICT ("id") DO UPDATE' in cmd.text
@@ -64,19 +64,19 @@ def test_sql_text_is_built_once_per_query_shape() -> None:
     """Two queries of one shape share their SQL text; a None value changes the shape."""
     first = Script([])
     second = Script([])
-    list(iter_sync(first.execute, plans.select_pairs(SPEC, where(scoops__gte=1, flavour="a"))))
-    list(iter_sync(second.execute, plans.select_pairs(SPEC, where(scoops__gte=5, flavour="b"))))
+    list(iter_sync(first.route, plans.select_pairs(SPEC, where(scoops__gte=1, flavour="a"))))
+    list(iter_sync(second.route, plans.select_pairs(SPEC, where(scoops__gte=5, flavour="b"))))
     assert first.sent[0].text is second.sent[0].text
     assert first.sent[0].params[:2] == [1, "a"] and second.sent[0].params[:2] == [5, "b"]
     third = Script([])
-    list(iter_sync(third.execute, plans.select_pairs(SPEC, where(scoops__gte=5, flavour=None))))
+    list(iter_sync(third.route, plans.select_pairs(SPEC, where(scoops__gte=5, flavour=None))))
     assert '"flavour" IS NULL' in third.sent[0].text
 
 
 def test_dict_keys_in_nested_paths_are_parameters() -> None:
     """A lookup into a dict field passes the key as a parameter, never as SQL text."""
     script = Script((0,))
-    run_sync(script.execute, plans.count(SPEC, where(**{"extra__k'; DROP": "v"})))
+    run_sync(script.route, plans.count(SPEC, where(**{"extra__k'; DROP": "v"})))
     (cmd,) = script.sent
     assert "DROP" not in cmd.text
     assert ["k'; DROP"] in cmd.params
@@ -85,22 +85,22 @@ def test_dict_keys_in_nested_paths_are_parameters() -> None:
 def test_every_read_filters_expired_rows() -> None:
     """Reads, counts, updates and deletes all carry the expiry condition."""
     script = Script(None, (0,), 0, 0)
-    run_sync(script.execute, plans.fetch(SPEC, "a"))
-    run_sync(script.execute, plans.count(SPEC, where()))
-    run_sync(script.execute, plans.update_where(SPEC, where(), {"scoops": 1}))
-    run_sync(script.execute, plans.delete_where(SPEC, where(scoops=1)))
+    run_sync(script.route, plans.fetch(SPEC, "a"))
+    run_sync(script.route, plans.count(SPEC, where()))
+    run_sync(script.route, plans.update_where(SPEC, where(), {"scoops": 1}))
+    run_sync(script.route, plans.delete_where(SPEC, where(scoops=1)))
     assert all('"_expires_at" > statement_timestamp()' in cmd.text for cmd in script.sent)
 
 
 def test_match_reads_two_rows_at_most() -> None:
     """match() asks for at most two rows: one is the answer, two is MultipleFound."""
     script = Script([("a", None, 1, None)])
-    assert run_sync(script.execute, plans.match(SPEC, where(scoops=1))).id == "a"
+    assert run_sync(script.route, plans.match(SPEC, where(scoops=1))).id == "a"
     assert script.sent[0].params[-1] == 2
     with pytest.raises(MultipleFound):
-        run_sync(Script([("a", None, 1, None)] * 2).execute, plans.match(SPEC, where(scoops=1)))
+        run_sync(through(Script([("a", None, 1, None)] * 2).execute), plans.match(SPEC, where(scoops=1)))
     with pytest.raises(NotFound):
-        run_sync(Script([]).execute, plans.match(SPEC, where(scoops=1)))
+        run_sync(through(Script([]).execute), plans.match(SPEC, where(scoops=1)))
 
 
 def test_large_result_switches_to_a_cursor() -> None:
@@ -108,7 +108,7 @@ def test_large_result_switches_to_a_cursor() -> None:
     row = ("a", None, 1, None)
     size = plans.FETCH_SIZE
     script = Script([row] * (size + 1), None, None, [row] * size, [row] * 3, None, None)
-    items = list(iter_sync(script.execute, plans.select_pairs(SPEC, where())))
+    items = list(iter_sync(script.route, plans.select_pairs(SPEC, where())))
     assert len(items) == size + 3
     kinds = [type(c) for c in script.sent]
     assert kinds == [Sql, Begin, Sql, Sql, Sql, Sql, Commit]
@@ -119,7 +119,7 @@ def test_set_many_copies_then_upserts_in_one_transaction() -> None:
     """set_many() stages rows with COPY and upserts them, inside Begin/Commit."""
     objs = [Cone(f"c{i}", "mint", i) for i in range(3)]
     script = Script(None, None, 3, 3, None, None)
-    run_sync(script.execute, plans.save_many(SPEC, objs))
+    run_sync(script.route, plans.save_many(SPEC, objs))
     kinds = [type(c) for c in script.sent]
     assert kinds == [Begin, Sql, Copy, Sql, Sql, Commit]
     assert [row[0] for row in script.sent[2].rows] == ["c0", "c1", "c2"]
@@ -131,11 +131,11 @@ def test_stale_version_is_a_conflict() -> None:
     obj = Versioned(7, "x", 3)
     script = Script(None)
     with pytest.raises(ConflictError, match="version"):
-        run_sync(script.execute, plans.save(spec, obj))
+        run_sync(script.route, plans.save(spec, obj))
     (cmd,) = script.sent
     assert 'WHERE t."version" = %s' in cmd.text and cmd.params[-1] == 3
     fresh = Versioned(name="new")
-    run_sync(Script((41, 1)).execute, plans.save(spec, fresh))
+    run_sync(through(Script((41, 1)).execute), plans.save(spec, fresh))
     assert (fresh.id, fresh.version) == (41, 1)
 
 
@@ -144,7 +144,7 @@ def test_bad_lookups_send_nothing() -> None:
     with pytest.raises(InvalidLookup):
         where(colour="red")
     with pytest.raises(InvalidLookup, match="NUL"):
-        run_sync(Script().execute, plans.count(SPEC, where(flavour="a\x00")))
+        run_sync(through(Script().execute), plans.count(SPEC, where(flavour="a\x00")))
 
 
 def test_naive_datetimes_compare_as_utc() -> None:
@@ -157,7 +157,7 @@ def test_naive_datetimes_compare_as_utc() -> None:
 
     script = Script((0,))
     run_sync(
-        script.execute,
+        script.route,
         plans.count(spec_of(Stamp), QueryState().where(spec_of(Stamp), {"at__lt": dt.datetime(2030, 1, 1)})),
     )
     assert script.sent[0].params == [dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)]

@@ -17,7 +17,7 @@ import redis
 
 import persist_mixins
 from persist_mixins import ConfigurationError, ValidationError
-from persist_mixins.backends.redis import driver as redis_driver
+from persist_mixins.backends.redis import driver_redis as redis_driver
 
 from .conftest import REDIS_URL, Api, sample
 from .test_redis_mixin import LOOKUPS
@@ -43,13 +43,13 @@ def commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     sync_execute = redis_driver.RedisDriver.execute
     async_execute = redis_driver.AsyncRedisDriver.execute
 
-    def sync_recording(self: Any, command: Any) -> Any:
+    def sync_recording(self: Any, conn: Any, command: Any) -> Any:
         record(command)
-        return sync_execute(self, command)
+        return sync_execute(self, conn, command)
 
-    async def async_recording(self: Any, command: Any) -> Any:
+    async def async_recording(self: Any, conn: Any, command: Any) -> Any:
         record(command)
-        return await async_execute(self, command)
+        return await async_execute(self, conn, command)
 
     monkeypatch.setattr(redis_driver.RedisDriver, "execute", sync_recording)
     monkeypatch.setattr(redis_driver.AsyncRedisDriver, "execute", async_recording)

@@ -22,7 +22,7 @@ from persist_mixins.query import QueryState
 from persist_mixins.run import iter_sync, run_sync
 from persist_mixins.spec import ModelSpec
 
-from .scripted import Script
+from .scripted import Script, through
 
 
 @dataclasses.dataclass
@@ -180,7 +180,7 @@ def first_command(plan: Generator[Any, Any, Any]) -> Any:
 
 def select(fake: FakeRedis, query: QueryState, spec: ModelSpec = SPEC) -> list[str | None]:
     """The ids a query streams from the fake Redis."""
-    return [obj.id for _, obj in iter_sync(fake.execute, plans.select_pairs(spec, query))]
+    return [obj.id for _, obj in iter_sync(through(fake.execute), plans.select_pairs(spec, query))]
 
 
 def home(plan: Any) -> ModuleType:
@@ -205,7 +205,7 @@ def test_save_returns_the_object_itself_after_one_round_trip() -> None:
     """Run to completion, save() sends exactly one command and returns the very object saved."""
     obj = IceCream("vanilla")
     driver = Script(True)
-    assert run_sync(driver.execute, plans.save(SPEC, obj)) is obj
+    assert run_sync(driver.route, plans.save(SPEC, obj)) is obj
     assert len(driver.sent) == 1
 
 
@@ -289,7 +289,7 @@ def test_save_invalid_data_does_not_call_the_driver() -> None:
     """Run with a driver, a save of invalid data never reaches it."""
     driver = Script()
     with pytest.raises(ValidationError):
-        run_sync(driver.execute, plans.save(SPEC, IceCream(None, flavour=5)))  # type: ignore[arg-type]
+        run_sync(driver.route, plans.save(SPEC, IceCream(None, flavour=5)))  # type: ignore[arg-type]
     assert driver.sent == []
 
 
@@ -297,7 +297,7 @@ def test_set_many_pipelines_one_set_per_object() -> None:
     """set_many() writes every object in one pipelined round trip and returns them."""
     objs = [IceCream("a", amount_kg=1), IceCream("b", amount_kg=2)]
     driver = Script([True, True])
-    assert run_sync(driver.execute, plans.save_many(SPEC, objs)) == objs
+    assert run_sync(driver.route, plans.save_many(SPEC, objs)) == objs
     assert len(driver.sent) == 1
     (pipe,) = driver.sent
     assert isinstance(pipe, Pipeline)
@@ -316,7 +316,7 @@ def test_set_many_validates_every_object_before_the_first_pipeline() -> None:
     objs = [IceCream("a"), IceCream("b"), IceCream("c", amount_kg="x")]  # type: ignore[arg-type]
     driver = Script()
     with pytest.raises(ValidationError):
-        run_sync(driver.execute, plans.save_many(SPEC, objs))
+        run_sync(driver.route, plans.save_many(SPEC, objs))
     assert driver.sent == []
 
 
@@ -331,7 +331,7 @@ def test_set_many_splits_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(home(plans.save_many), "BATCH", 2)
     objs = [IceCream(str(i)) for i in range(5)]
     driver = Script([True] * 2, [True] * 2, [True])
-    run_sync(driver.execute, plans.save_many(SPEC, objs))
+    run_sync(driver.route, plans.save_many(SPEC, objs))
     assert [len(p.commands) for p in driver.sent] == [2, 2, 1]
     assert [c.args[1] for p in driver.sent for c in p.commands] == [f"IceCream:{i}" for i in range(5)]
 
@@ -342,7 +342,7 @@ def test_set_many_splits_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_match_for_pk_reads_one_key() -> None:
     """match_for_pk() sends one GET for the key and decodes the stored JSON."""
     driver = Script(doc("vanilla", "Sweet", 42))
-    obj = run_sync(driver.execute, plans.match_for_pk(SPEC, "vanilla"))
+    obj = run_sync(driver.route, plans.match_for_pk(SPEC, "vanilla"))
     assert obj == IceCream("vanilla", "Sweet", 42)
     assert driver.sent == [Command(("GET", "IceCream:vanilla"))]
 
@@ -350,14 +350,14 @@ def test_match_for_pk_reads_one_key() -> None:
 def test_match_for_pk_missing_raises_not_found() -> None:
     """A GET reply of None (absent or expired) raises NotFound, which is also a KeyError."""
     with pytest.raises(NotFound) as info:
-        run_sync(Script(None).execute, plans.match_for_pk(SPEC, "vanilla"))
+        run_sync(through(Script(None).execute), plans.match_for_pk(SPEC, "vanilla"))
     assert isinstance(info.value, KeyError)
 
 
 def test_refresh_reloads_fields_in_place() -> None:
     """refresh() overwrites the object's fields with the stored ones and returns the same object."""
     obj = IceCream("vanilla", "old", 1)
-    assert run_sync(Script(doc("vanilla", "new", 2)).execute, plans.refresh(SPEC, obj)) is obj
+    assert run_sync(through(Script(doc("vanilla", "new", 2)).execute), plans.refresh(SPEC, obj)) is obj
     assert (obj.flavour, obj.amount_kg) == ("new", 2)
 
 
@@ -365,7 +365,7 @@ def test_refresh_unsaved_object_raises_not_found_without_io() -> None:
     """refresh() of an object without a pk raises NotFound and sends nothing."""
     driver = Script()
     with pytest.raises(NotFound):
-        run_sync(driver.execute, plans.refresh(SPEC, IceCream(None)))
+        run_sync(driver.route, plans.refresh(SPEC, IceCream(None)))
     assert driver.sent == []
 
 
@@ -373,22 +373,22 @@ def test_refresh_unsaved_object_raises_not_found_without_io() -> None:
 def test_delete_reports_whether_a_key_was_removed(reply: int, expected: bool) -> None:
     """delete() sends DEL for the object's key and returns True only when Redis removed it."""
     driver = Script(reply)
-    assert run_sync(driver.execute, plans.delete(SPEC, IceCream("vanilla"))) is expected
+    assert run_sync(driver.route, plans.delete(SPEC, IceCream("vanilla"))) is expected
     assert driver.sent == [Command(("DEL", "IceCream:vanilla"))]
 
 
 def test_delete_unsaved_object_is_false_without_io() -> None:
     """delete() of an object without a pk returns False and sends nothing."""
     driver = Script()
-    assert run_sync(driver.execute, plans.delete(SPEC, IceCream(None))) is False
+    assert run_sync(driver.route, plans.delete(SPEC, IceCream(None))) is False
     assert driver.sent == []
 
 
 def test_expire_sends_pexpire_in_milliseconds() -> None:
     """expire(seconds) sends PEXPIRE with milliseconds and reports whether the key existed."""
     driver = Script(1, 0)
-    assert run_sync(driver.execute, plans.expire(SPEC, IceCream("vanilla"), 1.25)) is True
-    assert run_sync(driver.execute, plans.expire(SPEC, IceCream("vanilla"), dt.timedelta(minutes=1))) is False
+    assert run_sync(driver.route, plans.expire(SPEC, IceCream("vanilla"), 1.25)) is True
+    assert run_sync(driver.route, plans.expire(SPEC, IceCream("vanilla"), dt.timedelta(minutes=1))) is False
     assert driver.sent == [
         Command(("PEXPIRE", "IceCream:vanilla", 1250)),
         Command(("PEXPIRE", "IceCream:vanilla", 60_000)),
@@ -404,32 +404,32 @@ def test_expire_none_raises_validation_error() -> None:
 def test_persist_sends_persist() -> None:
     """persist() sends PERSIST for the key and reports whether a TTL was dropped."""
     driver = Script(1)
-    assert run_sync(driver.execute, plans.persist(SPEC, IceCream("vanilla"))) is True
+    assert run_sync(driver.route, plans.persist(SPEC, IceCream("vanilla"))) is True
     assert driver.sent == [Command(("PERSIST", "IceCream:vanilla"))]
 
 
 def test_ttl_reads_pttl_and_returns_seconds() -> None:
     """ttl() sends PTTL and turns 1500 ms into 1.5 seconds."""
     driver = Script(1500)
-    assert run_sync(driver.execute, plans.ttl(SPEC, IceCream("vanilla"))) == 1.5
+    assert run_sync(driver.route, plans.ttl(SPEC, IceCream("vanilla"))) == 1.5
     assert driver.sent == [Command(("PTTL", "IceCream:vanilla"))]
 
 
 def test_ttl_without_expiry_is_none() -> None:
     """A PTTL reply of -1 (no expiry) gives None."""
-    assert run_sync(Script(-1).execute, plans.ttl(SPEC, IceCream("vanilla"))) is None
+    assert run_sync(through(Script(-1).execute), plans.ttl(SPEC, IceCream("vanilla"))) is None
 
 
 def test_ttl_of_missing_key_raises_not_found() -> None:
     """A PTTL reply of -2 (gone or expired) raises NotFound."""
     with pytest.raises(NotFound):
-        run_sync(Script(-2).execute, plans.ttl(SPEC, IceCream("vanilla")))
+        run_sync(through(Script(-2).execute), plans.ttl(SPEC, IceCream("vanilla")))
 
 
 def test_purge_expired_needs_no_io() -> None:
     """Without indexes purge_expired() has nothing to remove: it returns 0 and sends nothing."""
     driver = Script()
-    assert run_sync(driver.execute, plans.purge_expired(SPEC)) == 0
+    assert run_sync(driver.route, plans.purge_expired(SPEC)) == 0
     assert driver.sent == []
 
 
@@ -490,7 +490,7 @@ def test_filter_checks_conditions_on_decoded_objects() -> None:
 def test_filter_by_pk_reads_one_key_instead_of_scanning() -> None:
     """A lookup pinning the pk is answered with one GET, other conditions still checked."""
     fake = FakeRedis(store(("a", "mint", 5), ("b", "mint", 5)))
-    pairs = list(iter_sync(fake.execute, plans.select_pairs(SPEC, state(id="a", amount_kg=5))))
+    pairs = list(iter_sync(through(fake.execute), plans.select_pairs(SPEC, state(id="a", amount_kg=5))))
     assert [(text(k), obj) for k, obj in pairs] == [("IceCream:a", IceCream("a", "mint", 5))]
     assert fake.sent == [Command(("GET", "IceCream:a"))]
     assert select(FakeRedis(store(("a", "mint", 5))), state(pk="a", amount_kg=6)) == []
@@ -503,14 +503,14 @@ def test_match_by_pk_checks_the_other_conditions() -> None:
     """match(pk=..., other=...) raises NotFound when the object exists but fails the other condition."""
     fake = FakeRedis(store(("vanilla", "Sweet", 42)))
     with pytest.raises(NotFound):
-        run_sync(fake.execute, plans.match(SPEC, state(pk="vanilla", amount_kg__gt=100)))
+        run_sync(through(fake.execute), plans.match(SPEC, state(pk="vanilla", amount_kg__gt=100)))
     assert fake.sent == [Command(("GET", "IceCream:vanilla"))]
 
 
 def test_match_by_pk_returns_the_object_meeting_every_condition() -> None:
     """match(pk=..., other=...) returns the object when every condition holds, with one GET."""
     fake = FakeRedis(store(("vanilla", "Sweet", 42)))
-    obj = run_sync(fake.execute, plans.match(SPEC, state(pk="vanilla", amount_kg__gt=10)))
+    obj = run_sync(through(fake.execute), plans.match(SPEC, state(pk="vanilla", amount_kg__gt=10)))
     assert obj == IceCream("vanilla", "Sweet", 42)
     assert fake.names() == ["GET"]
 
@@ -519,21 +519,21 @@ def test_match_by_pk_missing_raises_not_found_without_scanning() -> None:
     """match(id=...) for an absent key raises NotFound after one GET, never a SCAN."""
     fake = FakeRedis(store(("mint", None, 1)))
     with pytest.raises(NotFound):
-        run_sync(fake.execute, plans.match(SPEC, state(id="vanilla")))
+        run_sync(through(fake.execute), plans.match(SPEC, state(id="vanilla")))
     assert fake.sent == [Command(("GET", "IceCream:vanilla"))]
 
 
 def test_match_by_values_finds_the_single_object() -> None:
     """match(field=value) searches the values and returns the one matching object."""
     fake = FakeRedis(store(("a", "mint", 1), ("b", "lime", 1)))
-    assert run_sync(fake.execute, plans.match(SPEC, state(flavour="lime"))).id == "b"
+    assert run_sync(through(fake.execute), plans.match(SPEC, state(flavour="lime"))).id == "b"
 
 
 def test_match_by_values_two_found_raises_multiple_found() -> None:
     """match() finding two objects raises MultipleFound, which is also a KeyError."""
     fake = FakeRedis(store(("a", "mint", 1), ("b", "mint", 1)))
     with pytest.raises(MultipleFound) as info:
-        run_sync(fake.execute, plans.match(SPEC, state(flavour="mint")))
+        run_sync(through(fake.execute), plans.match(SPEC, state(flavour="mint")))
     assert isinstance(info.value, KeyError)
 
 
@@ -541,13 +541,13 @@ def test_match_by_values_none_found_raises_not_found() -> None:
     """match() finding nothing raises NotFound."""
     fake = FakeRedis(store(("a", "mint", 1)))
     with pytest.raises(NotFound):
-        run_sync(fake.execute, plans.match(SPEC, state(flavour="lime")))
+        run_sync(through(fake.execute), plans.match(SPEC, state(flavour="lime")))
 
 
 def test_match_for_values_ignores_the_pk_shortcut() -> None:
     """match_for_values() searches by values even for a pk lookup, and still finds the one object."""
     fake = FakeRedis(store(("a", "mint", 1), ("b", "lime", 1)))
-    assert run_sync(fake.execute, plans.match_for_values(SPEC, state(id="b"))).id == "b"
+    assert run_sync(through(fake.execute), plans.match_for_values(SPEC, state(id="b"))).id == "b"
     assert "SCAN" in fake.names()
 
 
@@ -556,7 +556,7 @@ def test_match_on_unique_together_fields_reads_the_joined_key() -> None:
     spec = spec_of(Scoop)
     stored = json.dumps({"flavour": "mint", "size": "big"}).encode()
     driver = Script(stored)
-    assert run_sync(driver.execute, plans.match(spec, state(spec, flavour="mint", size="big"))) == Scoop("mint", "big")
+    assert run_sync(driver.route, plans.match(spec, state(spec, flavour="mint", size="big"))) == Scoop("mint", "big")
     assert driver.sent == [Command(("GET", "Scoop:mint.big"))]
 
 
@@ -569,14 +569,14 @@ def test_match_int_pk_with_equal_float_finds_the_object() -> None:
         assert command.args[0] == "GET"
         return stored.get(command.args[1])
 
-    assert run_sync(execute, plans.match(spec, state(spec, id=5.0))) == Tub(5, 2)
+    assert run_sync(through(execute), plans.match(spec, state(spec, id=5.0))) == Tub(5, 2)
 
 
 def test_match_id_hint_falls_back_to_search_by_values() -> None:
     """When the pk field is ``pk``, match(id=...) tries the key, then searches by values on a miss."""
     spec = spec_of(Cone)
     fake = FakeRedis({"Cone:custom": json.dumps({"pk": "custom", "id": "x", "size": 3}).encode()})
-    obj = run_sync(fake.execute, plans.match(spec, state(spec, id="x")))
+    obj = run_sync(through(fake.execute), plans.match(spec, state(spec, id="x")))
     assert obj == Cone("custom", "x", 3)
     assert fake.sent[0] == Command(("GET", "Cone:x"))
     assert "SCAN" in fake.names()
@@ -591,39 +591,39 @@ def test_count_without_lookups_counts_keys_without_reading_values() -> None:
         store(("a", None, 1), ("b", None, 1), ("c", None, 1)),
         pages={0: (b"4", [key("a"), key("b")]), 4: (b"0", [key("b"), key("c")])},
     )
-    assert run_sync(fake.execute, plans.count(SPEC, QueryState())) == 3
+    assert run_sync(through(fake.execute), plans.count(SPEC, QueryState())) == 3
     assert set(fake.names()) == {"SCAN"}
 
 
 def test_count_with_lookups_counts_matching_objects() -> None:
     """count(field=...) counts only the objects meeting the lookups."""
     fake = FakeRedis(store(("a", "mint", 1), ("b", "lime", 1), ("c", "mint", 1)))
-    assert run_sync(fake.execute, plans.count(SPEC, state(flavour="mint"))) == 2
+    assert run_sync(through(fake.execute), plans.count(SPEC, state(flavour="mint"))) == 2
 
 
 def test_count_skips_objects_expired_before_they_are_read() -> None:
     """count(field=...) does not count a key whose value is gone when read."""
     fake = FakeRedis(store(("a", "mint", 1)), pages={0: (b"0", [key("a"), key("gone")])})
-    assert run_sync(fake.execute, plans.count(SPEC, state(flavour="mint"))) == 1
+    assert run_sync(through(fake.execute), plans.count(SPEC, state(flavour="mint"))) == 1
 
 
 def test_count_within_a_window() -> None:
     """count() of a sliced query counts only the objects inside the window."""
     fake = FakeRedis(store(("a", None, 1), ("b", None, 2), ("c", None, 3)))
-    assert run_sync(fake.execute, plans.count(SPEC, QueryState().sliced(slice(1, 10)))) == 2
+    assert run_sync(through(fake.execute), plans.count(SPEC, QueryState().sliced(slice(1, 10)))) == 2
 
 
 def test_exists_reads_no_further_than_the_first_match() -> None:
     """exists() returns True once a match is found, with a single read of values."""
     fake = FakeRedis(store(("a", None, 1), ("b", None, 1)), pages={0: (b"8", [key("a")]), 8: (b"0", [key("b")])})
-    assert run_sync(fake.execute, plans.exists(SPEC, QueryState())) is True
+    assert run_sync(through(fake.execute), plans.exists(SPEC, QueryState())) is True
     assert len(fake.named("MGET")) == 1
 
 
 def test_exists_false_when_nothing_matches() -> None:
     """exists() is False when no stored object meets the lookups."""
     fake = FakeRedis(store(("a", "mint", 1)))
-    assert run_sync(fake.execute, plans.exists(SPEC, state(flavour="lime"))) is False
+    assert run_sync(through(fake.execute), plans.exists(SPEC, state(flavour="lime"))) is False
 
 
 # -- delete_where / update_where -------------------------------------------------------
@@ -636,7 +636,7 @@ def test_delete_where_deletes_matches_in_batches(monkeypatch: pytest.MonkeyPatch
         store(("a", "mint", 1), ("b", "mint", 1), ("c", "lime", 1), ("d", "mint", 1)),
         replies={"DEL": [2, 0]},
     )
-    assert run_sync(fake.execute, plans.delete_where(SPEC, state(flavour="mint"))) == 2
+    assert run_sync(through(fake.execute), plans.delete_where(SPEC, state(flavour="mint"))) == 2
     batches = [[text(k) for k in c.args[1:]] for c in fake.named("DEL")]
     assert batches == [["IceCream:a", "IceCream:b"], ["IceCream:d"]]
 
@@ -644,21 +644,21 @@ def test_delete_where_deletes_matches_in_batches(monkeypatch: pytest.MonkeyPatch
 def test_delete_where_removes_only_matches() -> None:
     """Query delete() removes exactly the matching objects and returns how many."""
     fake = FakeRedis(store(("a", "mint", 1), ("b", "lime", 1), ("c", "mint", 1)))
-    assert run_sync(fake.execute, plans.delete_where(SPEC, state(flavour="mint"))) == 2
+    assert run_sync(through(fake.execute), plans.delete_where(SPEC, state(flavour="mint"))) == 2
     assert list(fake.store) == ["IceCream:b"]
 
 
 def test_delete_where_nothing_matching_sends_no_del() -> None:
     """Query delete() with no match sends no DEL and returns 0."""
     fake = FakeRedis(store(("a", "mint", 1)))
-    assert run_sync(fake.execute, plans.delete_where(SPEC, state(flavour="lime"))) == 0
+    assert run_sync(through(fake.execute), plans.delete_where(SPEC, state(flavour="lime"))) == 0
     assert "DEL" not in fake.names()
 
 
 def test_update_where_sets_xx_keepttl_in_a_pipeline_and_counts_truthy_replies() -> None:
     """Query update() rewrites every match with SET ... XX KEEPTTL in a pipeline and counts only real writes."""
     fake = FakeRedis(store(("a", "mint", 1), ("b", "lime", 2), ("c", "mint", 3)), replies={"SET": [True, None]})
-    written = run_sync(fake.execute, plans.update_where(SPEC, state(flavour="mint"), {"amount_kg": 99}))
+    written = run_sync(through(fake.execute), plans.update_where(SPEC, state(flavour="mint"), {"amount_kg": 99}))
     assert written == 1
     pipe = fake.sent[-1]
     assert isinstance(pipe, Pipeline)
@@ -681,7 +681,7 @@ def test_update_where_does_not_recreate_objects_deleted_meanwhile() -> None:
             fake.store.pop("IceCream:b")  # deleted by another client between read and write
         return fake.execute(command)
 
-    assert run_sync(execute, plans.update_where(SPEC, state(flavour="mint"), {"amount_kg": 7})) == 1
+    assert run_sync(through(execute), plans.update_where(SPEC, state(flavour="mint"), {"amount_kg": 7})) == 1
     assert list(fake.store) == ["IceCream:a"]
     assert json.loads(fake.store["IceCream:a"])["amount_kg"] == 7
 
@@ -691,7 +691,7 @@ def test_update_where_refuses_pk_and_unknown_fields_before_io(values: dict[str, 
     """update() of the pk or of a field the model lacks raises InvalidLookup and sends nothing."""
     fake = FakeRedis(store(("a", "mint", 1)))
     with pytest.raises(InvalidLookup):
-        run_sync(fake.execute, plans.update_where(SPEC, QueryState(), values))
+        run_sync(through(fake.execute), plans.update_where(SPEC, QueryState(), values))
     assert fake.sent == []
 
 
@@ -699,7 +699,7 @@ def test_update_where_invalid_value_writes_nothing() -> None:
     """update() to a value the field cannot hold raises ValidationError before any write is sent."""
     fake = FakeRedis(store(("a", "mint", 1)))
     with pytest.raises(ValidationError):
-        run_sync(fake.execute, plans.update_where(SPEC, QueryState(), {"amount_kg": "many"}))
+        run_sync(through(fake.execute), plans.update_where(SPEC, QueryState(), {"amount_kg": "many"}))
     assert "SET" not in fake.names()
 
 

@@ -12,7 +12,7 @@ import redis_schematics
 from schematics import models, types
 
 from persist_mixins import InvalidLookup, MultipleFound, NotFound, SimpleRedisMixin
-from persist_mixins.backends.redis import driver as redis_driver
+from persist_mixins.backends.redis import driver_redis as redis_driver
 from persist_mixins.binding import spec_of
 
 
@@ -134,8 +134,8 @@ def test_key_expiring_between_listing_and_reading_is_skipped(
     spec = spec_of(IceCreamModel)
     real = redis_driver.RedisDriver.execute
 
-    def execute_then_expire(self: Any, command: Any) -> Any:
-        reply = real(self, command)
+    def execute_then_expire(self: Any, conn: Any, command: Any) -> Any:
+        reply = real(self, conn, command)
         if getattr(command, "args", ("",))[0] == "SCAN":
             redis_client.delete(f"{spec.options.key_prefix}:b")  # expires in the gap
         return reply

@@ -5,7 +5,7 @@ For users of the older stack, who already hold an aiopg pool: pass it as
 psycopg 2 in asynchronous mode has no COPY, so ``set_many()`` sends multi-row
 INSERTs into its staging table instead; everything else is the same SQL as the
 psycopg 3 drivers.  aiopg connections are always autocommit, which the
-transaction logic in :mod:`.session` expects.
+session rules in :mod:`.transaction` expect.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from ...errors import BackendConnectionError
-from .commands import Copy, Sql
-from .session import areply, server_error
+from .commands import Begin, Commit, Copy, Sql
+from .driver_psycopg import areply, server_error
+from .transaction import PG_SESSION
 
-__all__ = ["AiopgConnector"]
+__all__ = ["AiopgDriver"]
 
 # UUID parameters (lookups, pks) adapt, and uuid columns read back as UUID.
 psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
@@ -38,10 +39,12 @@ def _translate(model: str, url: str, exc: Exception) -> Exception:
     return server_error(model, url, exc, "connection" if lost else None)
 
 
-class AiopgConnector:
+class AiopgDriver:
     """Runs statements on an ``aiopg.Pool`` or ``aiopg.Connection``."""
 
-    __slots__ = ("key", "model", "pooled", "source", "url")
+    __slots__ = ("key", "model", "pooled", "route", "source", "url")
+    rules = PG_SESSION
+    shared = None
 
     def __init__(self, source: Any, model: str) -> None:
         """Wrap an aiopg pool or connection; ``model`` names the class in errors."""
@@ -54,6 +57,7 @@ class AiopgConnector:
         dsn = psycopg2.extensions.parse_dsn(getattr(source, "dsn", None) or getattr(source, "_dsn", None) or "")
         where = f"{dsn.get('host', 'localhost')}:{dsn.get('port', 5432)}/{dsn.get('dbname', '')}"
         self.url = f"postgresql://{dsn.get('user', '')}@{where}"
+        self.route = dict.fromkeys((Sql, Copy, Begin, Commit), self)
 
     async def acquire(self) -> Any:
         """A connection from the pool, or the one connection given."""
@@ -72,8 +76,11 @@ class AiopgConnector:
             conn.close()  # left mid-transaction (cancelled, or the server went away): never reuse it
         await self.source.release(conn)
 
-    async def sql(self, conn: Any, command: Sql) -> Any:
-        """Send one statement."""
+    async def execute(self, conn: Any, command: Sql | Copy) -> Any:
+        """Send one statement, or insert COPY rows (the reply is then how many)."""
+        if type(command) is Copy:
+            return await self._copy(conn, command)
+        assert type(command) is Sql
         try:
             async with conn.cursor() as cur:
                 await cur.execute(command.text, command.params or None)
@@ -81,7 +88,7 @@ class AiopgConnector:
         except psycopg2.Error as exc:
             raise _translate(self.model, self.url, exc) from exc
 
-    async def copy(self, conn: Any, command: Copy) -> int:
+    async def _copy(self, conn: Any, command: Copy) -> int:
         """Insert the rows with multi-row INSERTs (psycopg 2's async mode has no COPY)."""
         width = len(command.columns)
         per = max(1, _PARAMS // max(1, width))
@@ -91,7 +98,7 @@ class AiopgConnector:
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
             params = [value for row in chunk for value in row]
-            await self.sql(conn, Sql(head + ", ".join([row_sql] * len(chunk)), params))
+            await self.execute(conn, Sql(head + ", ".join([row_sql] * len(chunk)), params))
         return len(rows)
 
     def implicit(self, conn: Any) -> bool:

@@ -20,8 +20,8 @@ from ...query import QueryState
 from ...run import EmitMany, Plan
 from ...spec import ModelSpec, expire_ms
 from .commands import Begin, Commit, Copy, Sql
-from .sql import ALIVE, compile_where, count_sql, select_sql
-from .table import EXPIRES, HIDDEN_PK, Table, encode_value, quote, table_of
+from .compile import ALIVE, compile_where, count_sql, select_sql
+from .schema import EXPIRES, HIDDEN_PK, Table, encode_value, quote, table_of
 
 __all__ = [
     "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
@@ -41,13 +41,13 @@ _EXPIRY = "statement_timestamp() + %s * interval '1 millisecond'"
 
 
 # -- tables -------------------------------------------------------------------------------
-def create_table(spec: ModelSpec) -> Plan[None]:
+def create_table(spec: ModelSpec[Any]) -> Plan[None]:
     """``create_table()``: the table, its expiry index and its ``__indexes__``; idempotent."""
     for statement in table_of(spec).create_statements():
         yield Sql(statement)
 
 
-def drop_table(spec: ModelSpec) -> Plan[bool]:
+def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:
     """``drop_table()``: drop the table (and its indexes) if it exists; idempotent."""
     yield Sql(f"DROP TABLE IF EXISTS {table_of(spec).name}")
     return True
@@ -59,7 +59,7 @@ def _generates(table: Table, obj: Any) -> bool:
     return table.generated and getattr(obj, table.pk, None) in (None, "")
 
 
-def _prepare(spec: ModelSpec, table: Table, obj: Any, data: dict[str, Any] | None = None) -> tuple[bool, list[Any]]:
+def _prepare(spec: ModelSpec[Any], table: Table, obj: Any, data: dict[str, Any] | None = None) -> tuple[bool, list[Any]]:
     """Validate one object and encode its row; fill its pk unless the database generates it.
 
     Args:
@@ -124,7 +124,7 @@ def _row_params(table: Table, params: list[Any], generated: bool) -> list[Any]:
     return params[:head] + [p for name, p in zip(table.field_names, params[head:], strict=True) if name not in skip]
 
 
-def save(spec: ModelSpec, obj: Any, expire: Any = None) -> Plan[Any]:
+def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     """``obj.set()``: validate, then one ``INSERT ... ON CONFLICT DO UPDATE`` round trip.
 
     A database-generated pk (an empty int pk) and the new version number
@@ -161,7 +161,7 @@ def save(spec: ModelSpec, obj: Any, expire: Any = None) -> Plan[Any]:
     return obj
 
 
-def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
+def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
     """``set_many()``: validate every object first, then COPY into a staging table and upsert.
 
     Objects whose pk the database generates are inserted by batched multi-row
@@ -194,7 +194,7 @@ def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[
     return items
 
 
-def _checked(spec: ModelSpec, table: Table, items: list[Any]) -> list[dict[str, Any]]:
+def _checked(spec: ModelSpec[Any], table: Table, items: list[Any]) -> list[dict[str, Any]]:
     """Dump every object and check its pk rules before any pk is filled: a bad batch changes nothing."""
     dumps = []
     for obj in items:
@@ -224,7 +224,7 @@ def _copy_upsert(table: Table, rows: list[list[Any]], px: int | None) -> Plan[No
     yield Sql(f"DROP TABLE {stage}")
 
 
-def _insert_generated(spec: ModelSpec, table: Table, fresh: list[tuple[Any, list[Any]]], px: int | None) -> Plan[None]:
+def _insert_generated(spec: ModelSpec[Any], table: Table, fresh: list[tuple[Any, list[Any]]], px: int | None) -> Plan[None]:
     cols = [c.quoted for c in table.columns if c.name != table.pk]
     per_row = len(cols) + 1
     batch = max(1, min(WRITE_BATCH, MAX_PARAMS // per_row))
@@ -247,7 +247,7 @@ def _insert_generated(spec: ModelSpec, table: Table, fresh: list[tuple[Any, list
 
 
 # -- single objects ------------------------------------------------------------------------
-def _pk_param(spec: ModelSpec, table: Table, pk: Any) -> Any:
+def _pk_param(spec: ModelSpec[Any], table: Table, pk: Any) -> Any:
     """The pk as its column's type, or NotFound when it cannot be one."""
     kind = spec.fields[table.pk].kind if not table.hidden_pk else "str"
     try:
@@ -260,7 +260,7 @@ def _pk_param(spec: ModelSpec, table: Table, pk: Any) -> Any:
     return str(pk)
 
 
-def _require_pk(spec: ModelSpec, table: Table, obj: Any) -> Any:
+def _require_pk(spec: ModelSpec[Any], table: Table, obj: Any) -> Any:
     pk = getattr(obj, table.pk, None) if not table.hidden_pk else spec.pk_of(obj)
     if pk in (None, ""):
         raise NotFound(f"{spec.name} object has no pk: it was never saved")
@@ -275,7 +275,7 @@ def _by_pk(table: Table, what: str) -> str:
     return text
 
 
-def fetch(spec: ModelSpec, pk: Any) -> Plan[Any]:
+def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
     """Read one object by pk; return it, or None when absent or expired."""
     table = table_of(spec)
     row = yield Sql(
@@ -284,7 +284,7 @@ def fetch(spec: ModelSpec, pk: Any) -> Plan[Any]:
     return None if row is None else _decoder(table)(row)
 
 
-def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
+def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
     """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
     obj = yield from fetch(spec, pk)
     if obj is None:
@@ -292,7 +292,7 @@ def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
     return obj
 
 
-def refresh(spec: ModelSpec, obj: Any) -> Plan[Any]:
+def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
     """``obj.refresh()``: reload every field in place; NotFound when gone or expired."""
     table = table_of(spec)
     fresh = yield from match_for_pk(spec, _require_pk(spec, table, obj))
@@ -300,7 +300,7 @@ def refresh(spec: ModelSpec, obj: Any) -> Plan[Any]:
     return obj
 
 
-def delete(spec: ModelSpec, obj: Any) -> Plan[bool]:
+def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
     """``obj.delete()``: True when a live row was deleted."""
     table = table_of(spec)
     try:
@@ -311,7 +311,7 @@ def delete(spec: ModelSpec, obj: Any) -> Plan[bool]:
     return bool(n)
 
 
-def expire(spec: ModelSpec, obj: Any, seconds: Any) -> Plan[bool]:
+def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
     """``obj.expire(seconds)``: set the row's expiry; False when it is not stored."""
     px = expire_ms(spec, seconds) if seconds is not None else None
     if px is None:
@@ -321,7 +321,7 @@ def expire(spec: ModelSpec, obj: Any, seconds: Any) -> Plan[bool]:
     return bool((yield Sql(sql, [px, _require_pk(spec, table, obj)])))
 
 
-def persist(spec: ModelSpec, obj: Any) -> Plan[bool]:
+def persist(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
     """``obj.persist()``: drop the row's expiry; True when it had one."""
     table = table_of(spec)
     alive = f"{_EXPIRES} > statement_timestamp()"
@@ -329,7 +329,7 @@ def persist(spec: ModelSpec, obj: Any) -> Plan[bool]:
     return bool((yield Sql(sql, [_require_pk(spec, table, obj)])))
 
 
-def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
+def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
     """``obj.ttl()``: seconds left, None when it never expires; NotFound when not stored."""
     table = table_of(spec)
     pk = _require_pk(spec, table, obj)
@@ -342,7 +342,7 @@ def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
     return None if row[0] is None else max(0.0, float(row[0]))
 
 
-def purge_expired(spec: ModelSpec) -> Plan[int]:
+def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
     """``purge_expired()``: delete expired rows; return how many."""
     table = table_of(spec)
     return int((yield Sql(f"DELETE FROM {table.name} WHERE {_EXPIRES} <= statement_timestamp()")))
@@ -356,7 +356,7 @@ def _decoder(table: Table) -> Any:
     return decode
 
 
-def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
+def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(None, obj)`` for every matching row.
 
     Results of up to :data:`FETCH_SIZE` rows come from one plain SELECT.  A
@@ -386,7 +386,7 @@ def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
     yield Commit()
 
 
-def match_for_values(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match_for_values(**lookups)``: exactly one object, else NotFound / MultipleFound."""
     table = table_of(spec)
     sql, params = select_sql(table, state, cap=2)
@@ -398,7 +398,7 @@ def match_for_values(spec: ModelSpec, state: QueryState) -> Plan[Any]:
     return _decoder(table)(rows[0])
 
 
-def match(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match(**lookups)``: one SELECT; a pk lookup is served by the primary key index."""
     return (yield from match_for_values(spec, state))
 
@@ -407,14 +407,14 @@ def _describe(state: QueryState) -> str:
     return ", ".join(f"{'__'.join(c.path)}__{c.op}={c.value!r}" for c in state.conditions) or "(no lookups)"
 
 
-def count(spec: ModelSpec, state: QueryState) -> Plan[int]:
+def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """How many live rows match (within offset/limit), by one SELECT."""
     sql, params = count_sql(table_of(spec), state)
     row = yield Sql(sql, params, "one")
     return int(row[0])
 
 
-def exists(spec: ModelSpec, state: QueryState) -> Plan[bool]:
+def exists(spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
     """``exists()``: one ``SELECT EXISTS`` that stops at the first row."""
     sql, params = count_sql(table_of(spec), state, exists=True)
     row = yield Sql(sql, params, "one")
@@ -429,14 +429,14 @@ def _targets(table: Table, state: QueryState) -> tuple[str, list[Any]]:
     return compile_where(table, state.conditions)
 
 
-def delete_where(spec: ModelSpec, state: QueryState) -> Plan[int]:
+def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """Query ``delete()``: one ``DELETE`` statement; returns how many rows went."""
     table = table_of(spec)
     where, params = _targets(table, state)
     return int((yield Sql(f"DELETE FROM {table.name} WHERE {where}", params)))
 
 
-def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
     """Query ``update(**values)``: one ``UPDATE`` statement, keeping each row's expiry.
 
     Each value is checked against its field's kind before the statement is sent.
@@ -473,7 +473,7 @@ _UPDATE_TYPES: dict[str, tuple[type, ...]] = {
 }  # fmt: skip
 
 
-def _update_value(spec: ModelSpec, name: str, kind: str, value: Any) -> Any:
+def _update_value(spec: ModelSpec[Any], name: str, kind: str, value: Any) -> Any:
     """Check one update() value against its field's kind, as set() would."""
     wanted = _UPDATE_TYPES.get(kind)
     if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):

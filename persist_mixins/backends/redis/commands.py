@@ -1,23 +1,30 @@
-"""The two values Redis plans yield: one command, or several in one round trip."""
+"""The two values Redis plans yield, and the reply each command's plan receives.
+
+Plans see replies in one documented shape (:data:`REPLIES`), not in the shape a
+client library's reply callbacks happen to give: a driver normalizes them
+(:func:`normalize`), so another executor (a Redis Cluster one grouping keys by
+slot) is an addition, not a rewrite of the plans.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Command", "Pipeline", "ScriptMissing"]
+__all__ = ["REPLIES", "Command", "Pipeline", "ScriptMissing", "normalize"]
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One Redis command; the reply is what redis-py's ``execute_command`` returns."""
+    """One Redis command; the reply is described in :data:`REPLIES` by the command's name."""
 
     args: tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Pipeline:
-    """Several commands in one round trip (MULTI/EXEC when ``transaction``); the reply is a list."""
+    """Several commands in one round trip (MULTI/EXEC when ``transaction``); the reply is a list of their replies."""
 
     commands: tuple[Command, ...]
     transaction: bool = False
@@ -28,3 +35,51 @@ class ScriptMissing(Exception):
 
     Plans catch it to send the script's source, without importing the driver's exceptions.
     """
+
+
+#: The reply a plan receives, by command name.  Values are bytes (never decoded), integers int.
+REPLIES: dict[str, str] = {
+    "GET": "bytes, or None when the key is absent",
+    "MGET": "list of bytes-or-None, one per key",
+    "SET": "True when written, None when a condition (NX/XX) stopped it",
+    "DEL": "int: keys removed",
+    "EXISTS": "int: keys that exist",
+    "PTTL": "int: ms left; -1 no expiry; -2 absent",
+    "PEXPIRE": "int: 1 when set, 0 when the key is absent",
+    "PERSIST": "int: 1 when an expiry was removed, else 0",
+    "SCAN": "[cursor: int, keys: list of bytes]",
+    "ZRANGE": "list of bytes (members)",
+    "ZRANGEBYSCORE": "list of bytes (members)",
+    "ZREVRANGEBYSCORE": "list of bytes (members)",
+    "ZRANGEBYLEX": "list of bytes (members)",
+    "EVAL": "the script's reply as Redis returns it (int, bytes, list)",
+    "EVALSHA": "as EVAL; ScriptMissing is raised when the server lacks the script",
+    "SCRIPT": "SCRIPT LOAD: the sha1 as str or bytes",
+}
+
+
+def _scan(reply: Any) -> list[Any]:
+    cursor, keys = reply
+    return [int(cursor), list(keys)]
+
+
+def _flag(reply: Any) -> Any:
+    return int(reply) if isinstance(reply, bool) else reply
+
+
+def _written(reply: Any) -> Any:
+    return True if reply in (True, b"OK", "OK") else None
+
+
+_NORMALIZERS: dict[str, Callable[[Any], Any]] = {
+    "SCAN": _scan,
+    "SET": _written,
+    "PEXPIRE": _flag,
+    "PERSIST": _flag,
+}
+
+
+def normalize(command: Command, reply: Any) -> Any:
+    """The reply in the shape :data:`REPLIES` documents (a driver calls this on every reply)."""
+    fix = _NORMALIZERS.get(command.args[0])
+    return reply if fix is None else fix(reply)

@@ -1,7 +1,8 @@
 """Redis plans: every SimpleRedisMixin operation as a generator of commands.
 
 Single-object operations live here; queries over many objects are in
-:mod:`.queries` and re-exported, so the facades find every plan in this module.
+:mod:`.queries` (which imports nothing from here) and re-exported, so every plan
+the backend declares is found in this module.
 
 Pure logic, no I/O: a plan yields :class:`Command` / :class:`Pipeline` values and
 receives their replies from whichever runner drives it (sync or asyncio), so
@@ -20,8 +21,19 @@ from ...run import Plan
 from ...spec import ModelSpec
 from . import scripts
 from .commands import Command, Pipeline
-from .layout import decode, entries_prefix, key_for, object_prefix, schedule_key
-from .writes import SCRIPT_BATCH, delete_command, expire_ms, save_command, send, send_batch, write_commands
+from .queries import (
+    count,
+    delete_where,
+    exists,
+    fetch,
+    match,
+    match_for_values,
+    reindex,
+    select_pairs,
+    update_where,
+)
+from .schema import entries_prefix, key_for, object_prefix, schedule_key
+from .writes import BATCH, SCRIPT_BATCH, delete_command, expire_ms, save_command, send, send_batch, write_commands
 
 __all__ = [
     "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
@@ -29,26 +41,24 @@ __all__ = [
     "save_many", "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
 
-#: Writes per pipeline round trip.
-BATCH = 1000
 #: Expired objects examined per PURGE script call (bounds how long the server is busy).
 PURGE_BATCH = 500
 
 
-def _require_pk(spec: ModelSpec, obj: Any) -> str:
+def _require_pk(spec: ModelSpec[Any], obj: Any) -> str:
     pk = spec.pk_of(obj)
     if pk is None:
         raise NotFound(f"{spec.name} object has no pk: it was never saved")
     return pk
 
 
-def save(spec: ModelSpec, obj: Any, expire: Any = None) -> Plan[Any]:
+def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     """``obj.set()``: validate, fill the pk, write value, TTL and index entries in one round trip."""
     yield from send(save_command(spec, obj, expire_ms(spec, expire)))
     return obj
 
 
-def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
+def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
     """``set_many()``: validate every object first, then pipeline the writes in batches."""
     px = expire_ms(spec, expire)
     items = list(objs)
@@ -62,19 +72,7 @@ def save_many(spec: ModelSpec, objs: Iterable[Any], expire: Any = None) -> Plan[
     return items
 
 
-def load(spec: ModelSpec, key: Any, raw: Any) -> Any:
-    """Decode a stored JSON document into a model instance."""
-    return spec.adapter.load(decode(spec, key, raw))
-
-
-def fetch(spec: ModelSpec, pk: Any) -> Plan[Any]:
-    """Read one object by pk; return it, or None when absent or expired."""
-    key = key_for(spec, str(pk))
-    raw = yield Command(("GET", key))
-    return None if raw is None else load(spec, key, raw)
-
-
-def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
+def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
     """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
     obj = yield from fetch(spec, pk)
     if obj is None:
@@ -82,14 +80,14 @@ def match_for_pk(spec: ModelSpec, pk: Any) -> Plan[Any]:
     return obj
 
 
-def refresh(spec: ModelSpec, obj: Any) -> Plan[Any]:
+def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
     """``obj.refresh()``: reload every field in place; :class:`~persist_mixins.errors.NotFound` when gone."""
     fresh = yield from match_for_pk(spec, _require_pk(spec, obj))
     spec.adapter.assign(obj, fresh)
     return obj
 
 
-def delete(spec: ModelSpec, obj: Any) -> Plan[bool]:
+def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
     """``obj.delete()``: True when a stored object was removed (its index entries go with it)."""
     pk = spec.pk_of(obj)
     if pk is None:
@@ -97,14 +95,14 @@ def delete(spec: ModelSpec, obj: Any) -> Plan[bool]:
     return bool((yield from send(delete_command(spec, pk))))
 
 
-def _ttl_command(spec: ModelSpec, pk: str, px: int | None) -> Command:
+def _ttl_command(spec: ModelSpec[Any], pk: str, px: int | None) -> Command:
     key = key_for(spec, pk)
     if spec.options.indexes:  # keep the expiry schedule in step
         return scripts.EXPIRE.evalsha([key, schedule_key(spec)], [pk, "" if px is None else px])
     return Command(("PERSIST", key) if px is None else ("PEXPIRE", key, px))
 
 
-def expire(spec: ModelSpec, obj: Any, seconds: Any) -> Plan[bool]:
+def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
     """``obj.expire(seconds)``: set a TTL; False when the object is not stored."""
     px = expire_ms(spec, seconds) if seconds is not None else None
     if px is None:
@@ -112,12 +110,12 @@ def expire(spec: ModelSpec, obj: Any, seconds: Any) -> Plan[bool]:
     return bool((yield from send(_ttl_command(spec, _require_pk(spec, obj), px))))
 
 
-def persist(spec: ModelSpec, obj: Any) -> Plan[bool]:
+def persist(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
     """``obj.persist()``: drop the TTL; True when there was one to drop."""
     return bool((yield from send(_ttl_command(spec, _require_pk(spec, obj), None))))
 
 
-def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
+def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
     """``obj.ttl()``: seconds left (float), None when it never expires, NotFound when gone."""
     pk = _require_pk(spec, obj)
     ms = yield Command(("PTTL", key_for(spec, pk)))
@@ -126,7 +124,7 @@ def ttl(spec: ModelSpec, obj: Any) -> Plan[float | None]:
     return None if ms == -1 else ms / 1000
 
 
-def purge_expired(spec: ModelSpec) -> Plan[int]:
+def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
     """``purge_expired()``: remove the index entries of expired objects; return how many objects.
 
     Redis drops expired values itself; only indexed models leave entries behind
@@ -141,16 +139,3 @@ def purge_expired(spec: ModelSpec) -> Plan[int]:
         purged += int(done)
         if int(examined) < PURGE_BATCH:
             return purged
-
-
-# Queries are plans too; the facades look every plan up in this module.
-from .queries import (  # noqa: E402 - after the single-object plans they build on
-    count,
-    delete_where,
-    exists,
-    match,
-    match_for_values,
-    reindex,
-    select_pairs,
-    update_where,
-)

@@ -21,25 +21,36 @@ from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
-from .index import IndexField, fetch_groups, index_fields, index_keys, is_exact, pks_from_reply, score_bounds, served
-from .layout import decode, key_for, pk_of_key, scan_pattern
-from .plans import fetch, load
-from .writes import KEEP, count_written, delete_command, send_batch, write_commands
+from .compile import IndexField, fetch_groups, index_fields, index_keys, is_exact, pks_from_reply, score_bounds, served
+from .schema import decode, key_for, pk_of_key, scan_pattern
+from .writes import BATCH, KEEP, count_written, delete_command, send_batch, write_commands
 
 __all__ = [
-    "count", "delete_where", "exists", "match", "match_for_values", "reindex", "select_pairs", "update_where",
+    "count", "delete_where", "exists", "fetch", "load", "match", "match_for_values", "reindex", "select_pairs",
+    "update_where",
 ]  # fmt: skip
 
 logger = logging.getLogger("persist_mixins")
 
-#: Keys per SCAN step; keys per MGET / EXISTS; writes per pipeline.
+#: Keys per SCAN step; keys per MGET / EXISTS.
 SCAN_COUNT = 1000
 READ_BATCH = 1000
-BATCH = 1000
+
+
+def load(spec: ModelSpec[Any], key: Any, raw: Any) -> Any:
+    """Decode a stored JSON document into a model instance."""
+    return spec.adapter.load(decode(spec, key, raw))
+
+
+def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
+    """Read one object by pk; return it, or None when absent or expired."""
+    key = key_for(spec, str(pk))
+    raw = yield Command(("GET", key))
+    return None if raw is None else load(spec, key, raw)
 
 
 def _scan_keys(
-    spec: ModelSpec, *, legacy: bool = False, then: Callable[[list[Any]], Plan[None]] | None = None
+    spec: ModelSpec[Any], *, legacy: bool = False, then: Callable[[list[Any]], Plan[None]] | None = None
 ) -> Plan[None]:
     """Walk the object keys by SCAN ... TYPE string, each key once.
 
@@ -62,7 +73,7 @@ def _scan_keys(
             return
 
 
-def _read(spec: ModelSpec, keys: list[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
+def _read(spec: ModelSpec[Any], keys: list[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
     """Stream ``(key, obj)`` for the keys whose object still exists and meets the conditions.
 
     Conditions on JSON-native fields (str, int, float, bool) are first checked on the
@@ -84,12 +95,12 @@ def _read(spec: ModelSpec, keys: list[Any], conditions: tuple[Condition, ...]) -
                 yield Emit((key, obj))
 
 
-def _scan(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
+def _scan(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
     """Stream every stored object meeting the conditions, by SCAN then MGET."""
     yield from _scan_keys(spec, then=lambda keys: _read(spec, keys, conditions))
 
 
-def _candidates(spec: ModelSpec, usable: list[tuple[Condition, IndexField]]) -> Plan[list[str]]:
+def _candidates(spec: ModelSpec[Any], usable: list[tuple[Condition, IndexField]]) -> Plan[list[str]]:
     """The pks every index-served condition admits, in one round trip."""
     commands: list[Command] = []
     spans: list[tuple[IndexField, int]] = []
@@ -109,7 +120,7 @@ def _candidates(spec: ModelSpec, usable: list[tuple[Condition, IndexField]]) -> 
     return sorted(sets[0].intersection(*sets[1:]))
 
 
-def _source(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
+def _source(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
     """Stream ``(key, obj)`` matches through the indexes when they serve, else by SCAN."""
     usable = served(spec, conditions)
     if not usable:
@@ -121,7 +132,7 @@ def _source(spec: ModelSpec, conditions: tuple[Condition, ...]) -> Plan[None]:
     yield from _read(spec, [key_for(spec, pk) for pk in pks], () if exact else conditions)
 
 
-def _ordered_index(spec: ModelSpec, state: QueryState) -> IndexField | None:
+def _ordered_index(spec: ModelSpec[Any], state: QueryState) -> IndexField | None:
     """The scored index that can return this query already in order, if any."""
     if len(state.ordering) != 1 or state.limit is None:
         return None
@@ -137,7 +148,7 @@ def _ordered_index(spec: ModelSpec, state: QueryState) -> IndexField | None:
     return field
 
 
-def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Plan[None]:
+def _in_index_order(spec: ModelSpec[Any], state: QueryState, field: IndexField) -> Plan[None]:
     """Page through one scored index in order, reading only the objects the window needs.
 
     None values come last ascending and first descending, as in the unindexed path.
@@ -175,7 +186,7 @@ def _in_index_order(spec: ModelSpec, state: QueryState, field: IndexField) -> Pl
             start += page
 
 
-def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
+def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(key, obj)`` pairs for a query, honouring ordering, offset and limit."""
     pk, certain = pk_from_conditions(spec, state.conditions)
     if pk is not None and certain:
@@ -199,7 +210,7 @@ def select_pairs(spec: ModelSpec, state: QueryState) -> Plan[None]:
     yield from window(_source(spec, state.conditions), state.offset, state.limit)
 
 
-def match(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match(**lookups)``: exactly one object, checked against every condition.
 
     A pk pinned by the lookups is read with one GET; an ``id`` or
@@ -215,7 +226,7 @@ def match(spec: ModelSpec, state: QueryState) -> Plan[Any]:
     return (yield from match_for_values(spec, state))
 
 
-def match_for_values(spec: ModelSpec, state: QueryState) -> Plan[Any]:
+def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
     found = yield from collect(_source(spec, state.conditions), limit=2)
     if not found:
@@ -225,7 +236,7 @@ def match_for_values(spec: ModelSpec, state: QueryState) -> Plan[Any]:
     return found[0][1]
 
 
-def count(spec: ModelSpec, state: QueryState) -> Plan[int]:
+def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """``count()``: how many live objects meet the conditions (within offset/limit); always exact.
 
     Conditions the indexes decide alone are counted without decoding a single
@@ -245,12 +256,12 @@ def count(spec: ModelSpec, state: QueryState) -> Plan[int]:
     return len((yield from collect(select_pairs(spec, state))))
 
 
-def exists(spec: ModelSpec, state: QueryState) -> Plan[bool]:
+def exists(spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
     """``exists()``: True when at least one live object meets the conditions."""
     return bool((yield from collect(select_pairs(spec, state), limit=1)))
 
 
-def delete_where(spec: ModelSpec, state: QueryState) -> Plan[int]:
+def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """Query ``delete()``: remove every match with its index entries, pipelined; return how many."""
     keys = [key for key, _ in (yield from collect(select_pairs(spec, state)))]
     removed = 0
@@ -265,7 +276,7 @@ def delete_where(spec: ModelSpec, state: QueryState) -> Plan[int]:
     return removed
 
 
-def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
     """Query ``update(**values)``: set fields on every match, keeping each TTL and index in step.
 
     Every updated object is validated before the first write; objects deleted or
@@ -288,7 +299,7 @@ def update_where(spec: ModelSpec, state: QueryState, values: Mapping[str, Any]) 
     return written
 
 
-def reindex(spec: ModelSpec) -> Plan[int]:
+def reindex(spec: ModelSpec[Any]) -> Plan[int]:
     """Rebuild every index entry, and move objects stored before ``__indexes__`` was declared.
 
     Objects at the old ``{prefix}:{pk}`` keys (written by redis-schematics, or before

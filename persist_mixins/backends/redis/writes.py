@@ -16,19 +16,22 @@ from ...run import Plan
 from ...spec import ModelSpec, expire_ms
 from . import scripts
 from .commands import Command, Pipeline, ScriptMissing
-from .index import entries, index_keys
-from .layout import encode, entries_key, key_for, schedule_key
+from .compile import entries, index_keys
+from .schema import encode, entries_key, key_for, schedule_key
 
 __all__ = [
-    "KEEP", "count_written", "delete_command", "expire_ms", "save_command", "send", "send_batch", "write_commands",
+    "BATCH", "KEEP", "count_written", "delete_command", "expire_ms", "save_command", "send", "send_batch",
+    "write_commands",
 ]  # fmt: skip
 
+#: Writes per pipeline round trip.
+BATCH = 1000
 #: ``px`` value meaning "keep the object's current TTL".
 KEEP = "KEEP"
 _BY_SHA = {s.sha: s for s in (scripts.SAVE, scripts.DELETE, scripts.EXPIRE, scripts.PURGE)}
 
 
-def _payload(spec: ModelSpec, obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
+def _payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
     pk = spec.fill_pk(obj)  # write_commands ran check_pk on every object first
     field = spec.pk_field
     if field is not None and data.get(field) in (None, ""):
@@ -42,7 +45,7 @@ SCRIPT_BATCH = 100
 
 
 def write_commands(
-    spec: ModelSpec, objs: Sequence[Any], px: int | str | None, *, only_existing: bool = False
+    spec: ModelSpec[Any], objs: Sequence[Any], px: int | str | None, *, only_existing: bool = False
 ) -> list[Command]:
     """The commands that store ``objs``, every object validated (and its pk filled) first.
 
@@ -83,7 +86,7 @@ def write_commands(
     return commands
 
 
-def save_command(spec: ModelSpec, obj: Any, px: int | str | None, *, only_existing: bool = False) -> Command:
+def save_command(spec: ModelSpec[Any], obj: Any, px: int | str | None, *, only_existing: bool = False) -> Command:
     """The one command that stores ``obj`` (see :func:`write_commands`)."""
     return write_commands(spec, [obj], px, only_existing=only_existing)[0]
 
@@ -94,7 +97,7 @@ def count_written(replies: Sequence[Any]) -> int:
     return sum(r if type(r) is int else int(bool(r)) for r in replies)
 
 
-def delete_command(spec: ModelSpec, pk: str) -> Command:
+def delete_command(spec: ModelSpec[Any], pk: str) -> Command:
     """The command that deletes one object (and its index entries); its reply is 0 or 1."""
     key = key_for(spec, pk)
     if not spec.options.indexes:

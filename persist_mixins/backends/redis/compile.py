@@ -24,7 +24,7 @@ from ...errors import ConfigurationError, ValidationError
 from ...lookups import Condition
 from ...spec import ModelSpec
 from .commands import Command
-from .layout import index_key, null_key
+from .schema import index_key, null_key
 
 __all__ = [
     "IndexField", "candidate_commands", "entries", "fetch_groups", "index_fields", "is_exact", "pks_from_reply",
@@ -49,7 +49,7 @@ class IndexField:
     nulls: str
 
 
-def index_fields(spec: ModelSpec) -> tuple[IndexField, ...]:
+def index_fields(spec: ModelSpec[Any]) -> tuple[IndexField, ...]:
     """The indexed fields of a model, checked once per class.
 
     Raises:
@@ -72,7 +72,7 @@ def index_fields(spec: ModelSpec) -> tuple[IndexField, ...]:
     return fields
 
 
-_CACHE: dict[ModelSpec, tuple[IndexField, ...]] = {}
+_CACHE: dict[ModelSpec[Any], tuple[IndexField, ...]] = {}
 
 
 def score(field: IndexField, value: Any) -> float:
@@ -101,7 +101,7 @@ def text(field: IndexField, value: Any) -> str:
     return out
 
 
-def entries(spec: ModelSpec, obj: Any, pk: str) -> list[tuple[int, Any, str]]:
+def entries(spec: ModelSpec[Any], obj: Any, pk: str) -> list[tuple[int, Any, str]]:
     """The index entries of one object as ``(field position, score, member)``.
 
     The position is the field's place in :func:`index_fields`; the save script
@@ -121,7 +121,7 @@ def entries(spec: ModelSpec, obj: Any, pk: str) -> list[tuple[int, Any, str]]:
     return out
 
 
-def index_keys(spec: ModelSpec) -> list[str]:
+def index_keys(spec: ModelSpec[Any]) -> list[str]:
     """Every index key of a model, in the order :func:`entries` positions refer to."""
     keys: list[str] = []
     for field in index_fields(spec):
@@ -134,7 +134,7 @@ def index_keys(spec: ModelSpec) -> list[str]:
 _SERVED_OPS = {"eq", "in", "gt", "gte", "lt", "lte", "range", "isnull"}
 
 
-def served(spec: ModelSpec, conditions: Iterable[Condition]) -> list[tuple[Condition, IndexField]]:
+def served(spec: ModelSpec[Any], conditions: Iterable[Condition]) -> list[tuple[Condition, IndexField]]:
     """The conditions an index can answer, each with its index."""
     by_name = {f.name: f for f in index_fields(spec)} if spec.options.indexes else {}
     out = []

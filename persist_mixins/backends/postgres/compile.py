@@ -16,7 +16,7 @@ from typing import Any
 from ...errors import InvalidLookup
 from ...lookups import Condition
 from ...query import QueryState
-from .table import EXPIRES, JSON_KINDS, NUMERIC_KINDS, TYPES, Table, as_utc, json_text, quote
+from .schema import EXPIRES, JSON_KINDS, NUMERIC_KINDS, TYPES, Table, as_utc, json_text, quote
 
 __all__ = ["ALIVE", "compile_order", "compile_where", "count_sql", "select_sql"]
 

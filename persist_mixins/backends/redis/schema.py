@@ -28,7 +28,7 @@ def escape_glob(text: str) -> str:
     return _GLOB.sub(r"\\\1", text)
 
 
-def object_prefix(spec: ModelSpec) -> str:
+def object_prefix(spec: ModelSpec[Any]) -> str:
     """What every object key of a model starts with (before the pk).
 
     Models without ``__indexes__`` use ``{prefix}:`` exactly as redis-schematics did.
@@ -39,18 +39,18 @@ def object_prefix(spec: ModelSpec) -> str:
     return f"{{{prefix}}}:" if spec.options.indexes else f"{prefix}:"
 
 
-def key_for(spec: ModelSpec, pk: str) -> str:
+def key_for(spec: ModelSpec[Any], pk: str) -> str:
     """The key of the object with this pk."""
     return object_prefix(spec) + pk
 
 
-def scan_pattern(spec: ModelSpec, *, legacy: bool = False) -> str:
+def scan_pattern(spec: ModelSpec[Any], *, legacy: bool = False) -> str:
     """The SCAN MATCH pattern for every object of a model; the prefix is escaped."""
     start = f"{spec.options.key_prefix}:" if legacy else object_prefix(spec)
     return escape_glob(start) + "*"
 
 
-def pk_of_key(spec: ModelSpec, key: bytes | str, *, legacy: bool = False) -> str:
+def pk_of_key(spec: ModelSpec[Any], key: bytes | str, *, legacy: bool = False) -> str:
     """Recover the pk from a key listed by SCAN."""
     text = key.decode() if isinstance(key, bytes) else key
     start = f"{spec.options.key_prefix}:" if legacy else object_prefix(spec)
@@ -61,36 +61,36 @@ def pk_of_key(spec: ModelSpec, key: bytes | str, *, legacy: bool = False) -> str
 # the objects' "{prefix}:*" SCAN pattern whatever the pks look like.
 
 
-def _meta(spec: ModelSpec, name: str) -> str:
+def _meta(spec: ModelSpec[Any], name: str) -> str:
     return f"{{{spec.options.key_prefix}}}#{name}"
 
 
-def index_key(spec: ModelSpec, field: str) -> str:
+def index_key(spec: ModelSpec[Any], field: str) -> str:
     """The sorted set indexing the non-None values of ``field``."""
     return _meta(spec, f"i:{field}")
 
 
-def null_key(spec: ModelSpec, field: str) -> str:
+def null_key(spec: ModelSpec[Any], field: str) -> str:
     """The sorted set of pks whose ``field`` is None."""
     return _meta(spec, f"n:{field}")
 
 
-def entries_key(spec: ModelSpec, pk: str) -> str:
+def entries_key(spec: ModelSpec[Any], pk: str) -> str:
     """The hash recording, per index key, the entry one object has in it (to remove it later)."""
     return _meta(spec, f"e:{pk}")
 
 
-def entries_prefix(spec: ModelSpec) -> str:
+def entries_prefix(spec: ModelSpec[Any]) -> str:
     """What every entries hash key starts with (before the pk)."""
     return _meta(spec, "e:")
 
 
-def schedule_key(spec: ModelSpec) -> str:
+def schedule_key(spec: ModelSpec[Any]) -> str:
     """The sorted set of pk by expire-at (Redis server time, ms) of expiring indexed objects."""
     return _meta(spec, "exp")
 
 
-def encode(spec: ModelSpec, data: Mapping[str, Any]) -> bytes:
+def encode(spec: ModelSpec[Any], data: Mapping[str, Any]) -> bytes:
     """Serialize dumped primitives to JSON bytes.
 
     Raises:
@@ -102,7 +102,7 @@ def encode(spec: ModelSpec, data: Mapping[str, Any]) -> bytes:
         raise ValidationError(f"{spec.name}: cannot store {dict(data)!r} as JSON: {exc}") from exc
 
 
-def decode(spec: ModelSpec, key: bytes | str, raw: bytes | str) -> dict[str, Any]:
+def decode(spec: ModelSpec[Any], key: bytes | str, raw: bytes | str) -> dict[str, Any]:
     """Parse a stored JSON document.
 
     Raises:

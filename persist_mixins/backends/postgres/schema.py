@@ -103,7 +103,7 @@ class Column:
 class Table:
     """The table of one model, with the SQL fragments every plan shares."""
 
-    spec: ModelSpec
+    spec: ModelSpec[Any]
     name: str
     columns: tuple[Column, ...]
     #: The pk column's field name (``_pk`` when the pk comes from ``__unique_together__`` alone).
@@ -211,7 +211,7 @@ class Table:
         return lambda row: load(dict(zip(names, row, strict=True)))
 
 
-def encode_value(spec: ModelSpec, col: Column, value: Any) -> Any:
+def encode_value(spec: ModelSpec[Any], col: Column, value: Any) -> Any:
     """One field's primitive value as a parameter for its column."""
     if value is None:
         return None
@@ -229,16 +229,16 @@ def encode_value(spec: ModelSpec, col: Column, value: Any) -> Any:
     return as_utc(value)
 
 
-def _nul(spec: ModelSpec, name: str) -> ValidationError:
+def _nul(spec: ModelSpec[Any], name: str) -> ValidationError:
     return ValidationError(
         f"{spec.name}.{name}: the value contains a NUL byte (\\x00), which PostgreSQL cannot store in text or jsonb"
     )
 
 
-_tables: weakref.WeakKeyDictionary[ModelSpec, Table] = weakref.WeakKeyDictionary()
+_tables: weakref.WeakKeyDictionary[ModelSpec[Any], Table] = weakref.WeakKeyDictionary()
 
 
-def table_of(spec: ModelSpec) -> Table:
+def table_of(spec: ModelSpec[Any]) -> Table:
     """The :class:`Table` of a model (built once per model spec)."""
     table = _tables.get(spec)
     if table is None:
@@ -246,7 +246,7 @@ def table_of(spec: ModelSpec) -> Table:
     return table
 
 
-def _build(spec: ModelSpec) -> Table:
+def _build(spec: ModelSpec[Any]) -> Table:
     opts = spec.options
     if "%" in opts.table:
         raise ConfigurationError(f"{spec.name}.__table__ = {opts.table!r}: '%' is not allowed in a table name")

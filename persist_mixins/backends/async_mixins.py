@@ -1,0 +1,8 @@
+"""Every backend's asyncio mixin, under its public name (re-exported by :mod:`persist_mixins.asyncio`)."""
+
+from __future__ import annotations
+
+from .postgres.mixins import AsyncPgRowMixin as PgRowMixin
+from .redis.mixins import AsyncSimpleRedisMixin as SimpleRedisMixin
+
+__all__ = ["PgRowMixin", "SimpleRedisMixin"]

@@ -1,0 +1,133 @@
+"""redis-py drivers: execute Redis plan commands on ``redis.Redis`` or ``redis.asyncio.Redis``.
+
+A driver executes one command (or one pipeline) and normalizes the reply
+(:func:`.commands.normalize`); nothing else.  redis-py pools connections itself,
+so a run uses the client as is (:data:`~persist_mixins.run.DIRECT` rules).  Clients
+built from URLs are cached and closed by :mod:`persist_mixins.connections` through
+:data:`FACTORY`.  Connection failures become
+:class:`~persist_mixins.errors.BackendConnectionError` naming the server's URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio
+
+from ...backend import Flavour
+from ...errors import BackendConnectionError, ConfigurationError
+from ...run import DIRECT
+from .commands import Command, Pipeline, ScriptMissing, normalize
+
+__all__ = ["FACTORY", "AsyncRedisDriver", "RedisDriver"]
+
+_FAILURES = (redis.ConnectionError, redis.TimeoutError)
+#: Fail fast instead of hanging when a server does not answer (a URL may override it).
+_CLIENT_DEFAULTS = {"socket_connect_timeout": 5.0}
+
+
+def safe_url(url: str) -> str:
+    """A URL with its password masked, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+def _client_url(client: Any) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return f"unix://{kwargs['path']}?db={kwargs.get('db', 0)}"
+    return f"redis://{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+class _Base:
+    """What both flavours share: the client, the URL for messages, routing, error translation."""
+
+    __slots__ = ("client", "route", "shared", "url")
+    rules = DIRECT
+
+    def __init__(self, client: Any, url: str) -> None:
+        self.client = self.shared = client
+        self.url = url
+        self.route = {Command: self, Pipeline: self}
+
+    def _lost(self, exc: Exception) -> BackendConnectionError:
+        return BackendConnectionError(f"cannot reach Redis at {self.url}: {exc}")
+
+
+class RedisDriver(_Base):
+    """Executes plan commands on a blocking ``redis.Redis`` client."""
+
+    __slots__ = ()
+
+    def execute(self, client: Any, command: Command | Pipeline) -> Any:
+        """Send one command (or one pipeline) and return its normalized reply."""
+        try:
+            if type(command) is Command:
+                return normalize(command, client.execute_command(*command.args))
+            pipe = client.pipeline(transaction=command.transaction)  # type: ignore[union-attr]
+            for cmd in command.commands:  # type: ignore[union-attr]
+                pipe.execute_command(*cmd.args)
+            return [normalize(c, r) for c, r in zip(command.commands, pipe.execute(), strict=True)]  # type: ignore[union-attr]
+        except redis.exceptions.NoScriptError as exc:
+            raise ScriptMissing(str(exc)) from exc
+        except _FAILURES as exc:
+            raise self._lost(exc) from exc
+
+
+class AsyncRedisDriver(_Base):
+    """Executes plan commands on a ``redis.asyncio.Redis`` client."""
+
+    __slots__ = ()
+
+    async def execute(self, client: Any, command: Command | Pipeline) -> Any:
+        """Send one command (or one pipeline) and return its normalized reply."""
+        try:
+            if type(command) is Command:
+                return normalize(command, await client.execute_command(*command.args))
+            pipe = client.pipeline(transaction=command.transaction)  # type: ignore[union-attr]
+            for cmd in command.commands:  # type: ignore[union-attr]
+                pipe.execute_command(*cmd.args)
+            return [normalize(c, r) for c, r in zip(command.commands, await pipe.execute(), strict=True)]  # type: ignore[union-attr]
+        except redis.exceptions.NoScriptError as exc:
+            raise ScriptMissing(str(exc)) from exc
+        except _FAILURES as exc:
+            raise self._lost(exc) from exc
+
+
+class RedisFactory:
+    """Builds, wraps and closes redis-py clients for :mod:`persist_mixins.connections`."""
+
+    def open(self, url: str, flavour: Flavour) -> Any:
+        """A client from a URL (async: for the running loop)."""
+        if flavour == "sync":
+            return redis.Redis.from_url(url, **_CLIENT_DEFAULTS)  # type: ignore[arg-type]
+        return redis.asyncio.Redis.from_url(url, **_CLIENT_DEFAULTS)  # type: ignore[arg-type]
+
+    def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:
+        """The driver over a client of the right flavour."""
+        wanted, driver = (redis.Redis, RedisDriver) if flavour == "sync" else (redis.asyncio.Redis, AsyncRedisDriver)
+        if not isinstance(source, wanted):
+            hint = "redis.Redis client (async models take redis.asyncio.Redis)"
+            if flavour == "async":
+                hint = "redis.asyncio.Redis client (sync models take redis.Redis)"
+            raise ConfigurationError(
+                f"{model.__name__}: the Redis connection must be a redis:// URL or a {hint}, "
+                f"not {type(source).__module__}.{type(source).__name__}"
+            )
+        return driver(source, safe_url(url) if url is not None else _client_url(source))
+
+    def close(self, client: Any) -> None:
+        """Close a sync client."""
+        client.close()
+
+    async def aclose(self, client: Any) -> None:
+        """Close an asyncio client."""
+        await client.aclose()
+
+
+FACTORY = RedisFactory()

@@ -1,0 +1,8 @@
+"""Every backend's sync mixin, under its public name (re-exported by :mod:`persist_mixins`)."""
+
+from __future__ import annotations
+
+from .postgres.mixins import PgRowMixin
+from .redis.mixins import SimpleRedisMixin
+
+__all__ = ["PgRowMixin", "SimpleRedisMixin"]

@@ -1,0 +1,82 @@
+"""Clients and drivers per model class, per ``configure()`` generation and per event loop; ``close()``.
+
+One component for every backend.  A URL setting builds a client (or pool) through
+the backend's :class:`~persist_mixins.backend.DriverFactory`, shared by every
+class with that URL: per process for sync models (a forked child builds its own),
+per event loop for asyncio models (a client never crosses loops, and is never
+silently swapped).  A client the user passed in is wrapped, used as given and
+never closed.  The driver a class resolved is cached on the class until the next
+``configure()`` / ``close()`` (or, for asyncio, until it is used on another loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import weakref
+from typing import Any
+
+from . import config
+from .backend import Backend, Flavour, Plans, backends
+
+__all__ = ["aclose", "async_driver", "close", "sync_driver"]
+
+_sync_clients: dict[tuple[int, str, str], tuple[Backend[Plans], Any]] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], tuple[Backend[Plans], Any]]]
+_async_clients = weakref.WeakKeyDictionary()
+_SYNC_ATTR = "__persist_sync_driver__"
+_ASYNC_ATTR = "__persist_async_driver__"
+
+
+def _build(cls: type, backend: Backend[Plans], flavour: Flavour, clients: dict[Any, Any], key: Any) -> Any:
+    value = config.setting(backend, cls)
+    factory = backend.factory
+    if not isinstance(value, str):
+        return factory.wrap(value, flavour, cls, None)
+    found = clients.get((*key, backend.name, value))
+    if found is None:
+        found = clients[(*key, backend.name, value)] = (backend, factory.open(value, flavour))
+    return factory.wrap(found[1], flavour, cls, value)
+
+
+def sync_driver(cls: type) -> Any:
+    """The sync driver of a model class (resolved once per ``configure()`` generation)."""
+    cached = cls.__dict__.get(_SYNC_ATTR)
+    if cached is not None and cached[0] == config.generation():
+        return cached[1]
+    driver = _build(cls, cls.__persist_backend__, "sync", _sync_clients, (os.getpid(),))  # type: ignore[attr-defined]
+    type.__setattr__(cls, _SYNC_ATTR, (config.generation(), driver))
+    return driver
+
+
+def async_driver(cls: type) -> Any:
+    """The asyncio driver of a model class, bound to the running event loop."""
+    loop = asyncio.get_running_loop()
+    cached = cls.__dict__.get(_ASYNC_ATTR)
+    if cached is not None and cached[0] == config.generation() and cached[1]() is loop:
+        return cached[2]
+    clients = _async_clients.setdefault(loop, {})
+    driver = _build(cls, cls.__persist_backend__, "async", clients, ())  # type: ignore[attr-defined]
+    type.__setattr__(cls, _ASYNC_ATTR, (config.generation(), weakref.ref(loop), driver))
+    return driver
+
+
+def close() -> None:
+    """Close every sync client and pool the library built from a URL, for every backend."""
+    while _sync_clients:
+        _, (backend, client) = _sync_clients.popitem()
+        backend.factory.close(client)
+    config.reset_generation()
+
+
+async def aclose() -> None:
+    """Close the asyncio clients and pools the library built on the running event loop."""
+    clients = _async_clients.pop(asyncio.get_running_loop(), {})
+    for backend, client in clients.values():
+        await backend.factory.aclose(client)
+    config.reset_generation()
+
+
+def registered() -> list[str]:
+    """The names of the registered backends (for messages and tests)."""
+    return list(backends())

@@ -1,0 +1,68 @@
+"""What the sync and asyncio facades share: everything of a mixin and a query that does no I/O.
+
+:class:`ModelBase` (the backend link, the option check, lookup parsing) and
+:class:`QueryBase` (chaining ``filter()``, ``order_by()``, ``limit()``) are written
+once here; :mod:`persist_mixins.mixins` and :mod:`persist_mixins.asyncio` add only
+the methods that run a plan, each one line.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from .backend import Backend, Plans
+from .binding import check_class, spec_of
+from .query import QueryState
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["ModelBase", "QueryBase"]
+
+M = TypeVar("M")
+
+
+class ModelBase:
+    """What every mixin has, sync or asyncio: its backend, the option check, lookup parsing."""
+
+    __slots__ = ()
+    #: The backend this model is stored in; set by each backend's mixin classes.
+    __persist_backend__: ClassVar[Backend[Plans]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Check the class options as soon as the class is created."""
+        super().__init_subclass__(**kwargs)
+        check_class(cls)
+
+    @classmethod
+    def _where(cls, lookups: dict[str, Any]) -> QueryState:
+        return QueryState().where(spec_of(cls), lookups)
+
+
+class QueryBase(Generic[M]):
+    """A lazy query's model and state, and the chaining that derives narrower queries."""
+
+    __slots__ = ("_model", "_state")
+
+    def __init__(self, model: type[M], state: QueryState | None = None) -> None:
+        """Make a query over ``model``; use ``Model.filter()`` / ``Model.all()`` instead."""
+        self._model = model
+        self._state = state or QueryState()
+
+    def _derive(self, state: QueryState) -> Self:
+        return type(self)(self._model, state)
+
+    def filter(self, **lookups: Any) -> Self:
+        """Narrow the query with more lookups (AND); raises InvalidLookup on a bad one."""
+        return self._derive(self._state.where(spec_of(self._model), lookups))
+
+    def order_by(self, *fields: str) -> Self:
+        """Order by fields, ``'-field'`` for descending; None sorts last (first when descending)."""
+        return self._derive(self._state.ordered(spec_of(self._model), fields))
+
+    def limit(self, n: int) -> Self:
+        """Return at most ``n`` objects."""
+        return self._derive(self._state.limited(n))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._model.__name__} {self._state}>"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from .errors import ConfigurationError
-from .run import Plan, SessionRules
+from .run import Driver, Plan, SessionRules
 
 if TYPE_CHECKING:
     from .query import QueryState
@@ -115,7 +115,7 @@ class DriverFactory(Protocol):
         """A client (or pool) the library owns, built from a URL; async ones belong to the running loop."""
         ...
 
-    def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:
+    def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Driver:
         """The driver of ``model`` over ``source`` (a client built by :meth:`open`, with its ``url``, or a user's).
 
         Raises:
@@ -141,7 +141,7 @@ class Backend(Generic[P_co]):
         plans: its plans module, checked by mypy against ``P_co``.
         session: how a run opens, uses and closes its connections (pure generators).
         drivers: the module (relative to this package) with ``FACTORY``, a :class:`DriverFactory`.
-        url_scheme: the default URL, which also shows the scheme in messages.
+        default_url: the URL used when nothing else names one (it shows the scheme in messages).
         env: the environment variable read for the URL.
         connection_options: class options naming a connection, the first preferred.
         options: further class options the backend reads (so they are not typos).

@@ -44,7 +44,8 @@ def spec_of(cls: type[M]) -> ModelSpec[M]:
 
 
 def _build_spec(cls: type[M]) -> ModelSpec[M]:
-    adapter = build_adapter(cls)
+    klass: type = cls
+    adapter = build_adapter(klass)
     if not adapter.fields:
         raise ConfigurationError(f"{cls.__name__} has no fields: it cannot be stored (is it an abstract base?)")
     options = read_options(cls, set(adapter.fields))

@@ -17,7 +17,8 @@ import weakref
 from typing import Any
 
 from . import config
-from .backend import Backend, Flavour, Plans, backends
+from .backend import Backend, Flavour, Plans
+from .run import Driver
 
 __all__ = ["aclose", "async_driver", "close", "sync_driver"]
 
@@ -28,33 +29,36 @@ _SYNC_ATTR = "__persist_sync_driver__"
 _ASYNC_ATTR = "__persist_async_driver__"
 
 
-def _build(cls: type, backend: Backend[Plans], flavour: Flavour, clients: dict[Any, Any], key: Any) -> Any:
+def _build(
+    cls: type, backend: Backend[Plans], flavour: Flavour, clients: dict[Any, Any], key: tuple[Any, ...]
+) -> Driver:
     value = config.setting(backend, cls)
     factory = backend.factory
     if not isinstance(value, str):
         return factory.wrap(value, flavour, cls, None)
-    found = clients.get((*key, backend.name, value))
+    full = (*key, backend.name, value)
+    found = clients.get(full)
     if found is None:
-        found = clients[(*key, backend.name, value)] = (backend, factory.open(value, flavour))
+        found = clients[full] = (backend, factory.open(value, flavour))
     return factory.wrap(found[1], flavour, cls, value)
 
 
-def sync_driver(cls: type) -> Any:
+def sync_driver(cls: type) -> Driver:
     """The sync driver of a model class (resolved once per ``configure()`` generation)."""
     cached = cls.__dict__.get(_SYNC_ATTR)
     if cached is not None and cached[0] == config.generation():
-        return cached[1]
+        return cached[1]  # type: ignore[no-any-return]
     driver = _build(cls, cls.__persist_backend__, "sync", _sync_clients, (os.getpid(),))  # type: ignore[attr-defined]
     type.__setattr__(cls, _SYNC_ATTR, (config.generation(), driver))
     return driver
 
 
-def async_driver(cls: type) -> Any:
+def async_driver(cls: type) -> Driver:
     """The asyncio driver of a model class, bound to the running event loop."""
     loop = asyncio.get_running_loop()
     cached = cls.__dict__.get(_ASYNC_ATTR)
     if cached is not None and cached[0] == config.generation() and cached[1]() is loop:
-        return cached[2]
+        return cached[2]  # type: ignore[no-any-return]
     clients = _async_clients.setdefault(loop, {})
     driver = _build(cls, cls.__persist_backend__, "async", clients, ())  # type: ignore[attr-defined]
     type.__setattr__(cls, _ASYNC_ATTR, (config.generation(), weakref.ref(loop), driver))
@@ -75,8 +79,3 @@ async def aclose() -> None:
     for backend, client in clients.values():
         await backend.factory.aclose(client)
     config.reset_generation()
-
-
-def registered() -> list[str]:
-    """The names of the registered backends (for messages and tests)."""
-    return list(backends())

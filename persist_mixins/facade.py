@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 from .backend import Backend, Plans
 from .binding import check_class, spec_of
 from .query import QueryState
+from .run import Plan
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from .spec import ModelSpec
+
 __all__ = ["ModelBase", "QueryBase"]
 
-M = TypeVar("M")
+M = TypeVar("M", bound="ModelBase")
 
 
 class ModelBase:
@@ -48,6 +51,19 @@ class QueryBase(Generic[M]):
         """Make a query over ``model``; use ``Model.filter()`` / ``Model.all()`` instead."""
         self._model = model
         self._state = state or QueryState()
+
+    @property
+    def _plans(self) -> Plans:
+        """The model's backend plans."""
+        return self._model.__persist_backend__.plans
+
+    @property
+    def _spec(self) -> ModelSpec[M]:
+        return spec_of(self._model)
+
+    def _select(self) -> Plan[None]:
+        """The plan that streams this query's ``(key, obj)`` pairs."""
+        return self._plans.select_pairs(self._spec, self._state)
 
     def _derive(self, state: QueryState) -> Self:
         return type(self)(self._model, state)

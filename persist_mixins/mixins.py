@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 def route(cls: type) -> Route:
     """Where the commands of ``cls``'s plans go: its backend's sync driver."""
-    return sync_driver(cls).route  # type: ignore[no-any-return]
+    return sync_driver(cls).route
 
 
 class Query(QueryBase[M]):
@@ -60,16 +60,13 @@ class Query(QueryBase[M]):
         if self._cache is not None:
             yield from self._cache
             return
-        model = self._model
-        for _, obj in iter_sync(route(model), model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)):
+        for _, obj in iter_sync(route(self._model), self._select()):
             yield obj
 
     def _fetch_all(self) -> list[M]:
         if self._cache is None:
-            model = self._model
             # Collected inside the plan: no generator hop per object on the way out.
-            pairs = self._run(collect(model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)))
-            self._cache = [obj for _, obj in pairs]
+            self._cache = [obj for _, obj in self._run(collect(self._select()))]
         return self._cache
 
     def __len__(self) -> int:
@@ -117,22 +114,21 @@ class Query(QueryBase[M]):
         """How many objects match, without decoding more than needed."""
         if self._cache is not None:
             return len(self._cache)
-        return self._run(self._model.__persist_backend__.plans.count(spec_of(self._model), self._state))
+        return self._run(self._plans.count(self._spec, self._state))
 
     def exists(self) -> bool:
         """True when at least one object matches; stops at the first."""
-        return self._run(self._model.__persist_backend__.plans.exists(spec_of(self._model), self._state))
+        return self._run(self._plans.exists(self._spec, self._state))
 
     def delete(self) -> int:
         """Delete every matching object; return how many were deleted."""
         self._cache = None
-        return self._run(self._model.__persist_backend__.plans.delete_where(spec_of(self._model), self._state))
+        return self._run(self._plans.delete_where(self._spec, self._state))
 
     def update(self, **values: Any) -> int:
         """Set fields on every matching object, keeping each TTL; return how many were written."""
         self._cache = None
-        plans = self._model.__persist_backend__.plans
-        return self._run(plans.update_where(spec_of(self._model), self._state, values))
+        return self._run(self._plans.update_where(self._spec, self._state, values))
 
 
 def _is_window(item: int | slice) -> bool:

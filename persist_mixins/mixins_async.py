@@ -8,13 +8,13 @@ names are re-exported by :mod:`persist_mixins.asyncio`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .binding import spec_of
 from .connections import async_driver
 from .facade import ModelBase, QueryBase
-from .run import Route, collect, iter_async, run_async
+from .run import Plan, Route, collect, iter_async, run_async
 from .spec import Expiry
 
 if TYPE_CHECKING:
@@ -23,11 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["AsyncPersistMixin", "AsyncQuery"]
 
 M = TypeVar("M", bound="AsyncPersistMixin")
+T = TypeVar("T")
 
 
 def route(cls: type) -> Route:
     """Where the commands of ``cls``'s plans go: its backend's asyncio driver on the running loop."""
-    return async_driver(cls).route  # type: ignore[no-any-return]
+    return async_driver(cls).route
 
 
 class AsyncQuery(QueryBase[M]):
@@ -49,17 +50,17 @@ class AsyncQuery(QueryBase[M]):
         """Refuse ``if q:``, which cannot await; use ``await q.exists()``."""
         raise TypeError("an async query has no truth value without I/O: use `await q.exists()`")
 
+    def _run(self, plan: Plan[T]) -> Awaitable[T]:
+        return run_async(route(self._model), plan)
+
     async def __aiter__(self) -> AsyncIterator[M]:
         """Stream the matching objects."""
-        model = self._model
-        async for _, obj in iter_async(route(model), model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)):
+        async for _, obj in iter_async(route(self._model), self._select()):
             yield obj
 
     async def _list(self) -> list[M]:
-        model = self._model
         # Collected inside the plan: no async generator hop per object on the way out.
-        pairs = await run_async(route(model), collect(model.__persist_backend__.plans.select_pairs(spec_of(model), self._state)))
-        return [obj for _, obj in pairs]
+        return [obj for _, obj in await self._run(collect(self._select()))]
 
     def __await__(self) -> Generator[Any, None, list[M]]:
         """``await q`` -> the list of matching objects."""
@@ -72,21 +73,19 @@ class AsyncQuery(QueryBase[M]):
 
     async def count(self) -> int:
         """How many objects match."""
-        return await run_async(route(self._model), self._model.__persist_backend__.plans.count(spec_of(self._model), self._state))
+        return await self._run(self._plans.count(self._spec, self._state))
 
     async def exists(self) -> bool:
         """True when at least one object matches; stops at the first."""
-        return await run_async(route(self._model), self._model.__persist_backend__.plans.exists(spec_of(self._model), self._state))
+        return await self._run(self._plans.exists(self._spec, self._state))
 
     async def delete(self) -> int:
         """Delete every matching object; return how many were deleted."""
-        plans = self._model.__persist_backend__.plans
-        return await run_async(route(self._model), plans.delete_where(spec_of(self._model), self._state))
+        return await self._run(self._plans.delete_where(self._spec, self._state))
 
     async def update(self, **values: Any) -> int:
         """Set fields on every matching object, keeping each TTL; return how many were written."""
-        plans = self._model.__persist_backend__.plans
-        return await run_async(route(self._model), plans.update_where(spec_of(self._model), self._state, values))
+        return await self._run(self._plans.update_where(self._spec, self._state, values))
 
 
 class AsyncPersistMixin(ModelBase):

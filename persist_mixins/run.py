@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from inspect import GEN_SUSPENDED, getgeneratorstate
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
-    "DIRECT", "Abandoned", "AsyncBlock", "DirectRules", "Emit", "EmitMany", "Io", "Link", "Ops", "Plan", "Route", "SessionRules", "SyncBlock",
-    "collect", "drive_async", "drive_sync", "iter_async", "iter_sync", "run_async", "run_sync", "session",
-    "stream_async", "stream_sync", "window",
+    "DIRECT", "Abandoned", "AsyncBlock", "DirectRules", "Driver", "Emit", "EmitMany", "Io", "Link", "Ops", "Plan",
+    "Route", "SessionRules", "SyncBlock", "collect", "drive_async", "drive_sync", "iter_async", "iter_sync",
+    "run_async", "run_sync", "session", "stream_async", "stream_sync", "window",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -60,7 +61,11 @@ class Io:
 Ops = Generator[Any, Any, T]
 
 
-class Abandoned(BaseException):  # noqa: N818 - a signal, not an error a user sees
+#: Command type -> the driver that executes it, for one run (``driver.route`` for one backend).
+Route = Mapping[type, Any]
+
+
+class Abandoned(BaseException):
     """Thrown into a session whose caller stopped reading a stream, so it can clean up."""
 
 
@@ -121,8 +126,23 @@ class DirectRules:
 #: The rules of backends that need no session logic of their own.
 DIRECT = DirectRules()
 
-#: Command type -> the driver that executes it, for one run (``driver.route`` for one backend).
-Route = Mapping[type, Any]
+
+class Driver(Protocol):
+    """What the runtime needs of a driver (a backend's, for one client library and one flavour).
+
+    A driver executes one command on a connection (``execute``, a coroutine for asyncio
+    drivers); its ``rules`` say how a run gets that connection.  ``route`` maps each
+    command type of its backend to the driver itself; ``shared`` is a client usable
+    without checkout (or None); ``acquire`` / ``release`` exist where checkout is needed.
+    """
+
+    rules: SessionRules
+    route: Route
+    shared: Any
+
+    def execute(self, conn: Any, command: Any) -> Any:
+        """Execute one command and return its normalized reply (awaitable, for asyncio drivers)."""
+        ...
 
 
 def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
@@ -248,7 +268,7 @@ def stream_sync(ops: Ops[Any]) -> Iterator[Any]:
     except StopIteration:
         return
     finally:
-        if ops.gi_frame is not None:  # the reader stopped early: let the session clean up
+        if getgeneratorstate(ops) == GEN_SUSPENDED:  # the reader stopped early: let the session clean up
             drive_sync(ops, abandon=True)
 
 
@@ -275,7 +295,7 @@ async def stream_async(ops: Ops[Any]) -> AsyncIterator[Any]:
     except StopIteration:
         return
     finally:
-        if ops.gi_frame is not None:
+        if getgeneratorstate(ops) == GEN_SUSPENDED:
             await drive_async(ops, abandon=True)
 
 

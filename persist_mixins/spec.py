@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from .adapters.values import Kind
 
 __all__ = [
-    "Expiry", "FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "expire_ms", "read_options", "to_millis",
+    "Expiry", "FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "expire_ms", "read_options",
+    "to_millis",
 ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ replies), ``schema`` (model to table, DDL, row codec), ``compile`` (lookups to S
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ...backend import Backend, Plans, register
 from ...run import Plan
@@ -29,7 +29,7 @@ M = TypeVar("M")
 COMMANDS: tuple[type, ...] = (Sql, Copy, Begin, Commit)
 
 
-class TablePlans(Plans):
+class TablePlans(Plans, Protocol):
     """The common plans, plus creating and dropping the model's table."""
 
     def create_table(self, spec: ModelSpec[M], /) -> Plan[None]:

@@ -139,12 +139,12 @@ class PgDriver(_Base):
     def execute(self, conn: Any, command: Sql | Copy) -> Any:
         """Send one statement, or COPY rows in (the reply is then how many)."""
         try:
-            if type(command) is Sql:
+            if isinstance(command, Sql):
                 return reply(conn.execute(command.text, command.params or None), command)
             with conn.cursor() as cur, cur.copy(_copy_sql(command)) as cp:
-                for row in command.rows:  # type: ignore[union-attr]
+                for row in command.rows:
                     cp.write_row(row)
-            return len(command.rows)  # type: ignore[union-attr]
+            return len(command.rows)
         except psycopg.Error as exc:
             raise self._error(exc) from exc
 
@@ -179,12 +179,12 @@ class AsyncPgDriver(_Base):
     async def execute(self, conn: Any, command: Sql | Copy) -> Any:
         """Send one statement, or COPY rows in (the reply is then how many)."""
         try:
-            if type(command) is Sql:
+            if isinstance(command, Sql):
                 return await areply(await conn.execute(command.text, command.params or None), command)
             async with conn.cursor() as cur, cur.copy(_copy_sql(command)) as cp:
-                for row in command.rows:  # type: ignore[union-attr]
+                for row in command.rows:
                     await cp.write_row(row)
-            return len(command.rows)  # type: ignore[union-attr]
+            return len(command.rows)
         except psycopg.Error as exc:
             raise self._error(exc) from exc
 

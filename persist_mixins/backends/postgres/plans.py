@@ -59,7 +59,9 @@ def _generates(table: Table, obj: Any) -> bool:
     return table.generated and getattr(obj, table.pk, None) in (None, "")
 
 
-def _prepare(spec: ModelSpec[Any], table: Table, obj: Any, data: dict[str, Any] | None = None) -> tuple[bool, list[Any]]:
+def _prepare(
+    spec: ModelSpec[Any], table: Table, obj: Any, data: dict[str, Any] | None = None
+) -> tuple[bool, list[Any]]:
     """Validate one object and encode its row; fill its pk unless the database generates it.
 
     Args:
@@ -224,7 +226,9 @@ def _copy_upsert(table: Table, rows: list[list[Any]], px: int | None) -> Plan[No
     yield Sql(f"DROP TABLE {stage}")
 
 
-def _insert_generated(spec: ModelSpec[Any], table: Table, fresh: list[tuple[Any, list[Any]]], px: int | None) -> Plan[None]:
+def _insert_generated(
+    spec: ModelSpec[Any], table: Table, fresh: list[tuple[Any, list[Any]]], px: int | None
+) -> Plan[None]:
     cols = [c.quoted for c in table.columns if c.name != table.pk]
     per_row = len(cols) + 1
     batch = max(1, min(WRITE_BATCH, MAX_PARAMS // per_row))

@@ -261,7 +261,7 @@ class TransactionBlock:
             try:  # the original exception is what the caller must see
                 yield Io(d.execute, (held_.conn, Sql(f"ROLLBACK TO SAVEPOINT {self._savepoint}")))
                 yield Io(d.execute, (held_.conn, Sql(f"RELEASE SAVEPOINT {self._savepoint}")))
-            except Exception:  # noqa: BLE001, S110
+            except Exception:  # noqa: BLE001
                 pass
             return
         try:
@@ -270,9 +270,9 @@ class TransactionBlock:
                 if status == "ROLLBACK":
                     raise rolled_back_error(d.model)
             else:
-                try:
+                try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
                     yield Io(d.execute, (held_.conn, Sql("ROLLBACK")))
-                except Exception:  # noqa: BLE001, S110 - a dead connection rolled back by itself
+                except Exception:  # noqa: BLE001 - a dead connection rolled back by itself
                     pass
         finally:
             unbind(held_, self._token)

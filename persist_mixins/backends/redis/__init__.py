@@ -10,7 +10,7 @@ documents), ``compile`` (lookups to index reads), ``plans`` (+ ``queries``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ...backend import Backend, Plans, register
 from ...run import DIRECT, Plan
@@ -28,7 +28,7 @@ M = TypeVar("M")
 COMMANDS: tuple[type, ...] = (Command, Pipeline)
 
 
-class RedisPlans(Plans):
+class RedisPlans(Plans, Protocol):
     """The common plans, plus ``reindex``."""
 
     def reindex(self, spec: ModelSpec[M], /) -> Plan[int]:
@@ -51,5 +51,3 @@ REDIS: Backend[RedisPlans] = register(
         capabilities=frozenset({"indexes", "expiry", "reindex"}),
     )
 )
-
-

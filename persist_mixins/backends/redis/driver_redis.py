@@ -105,7 +105,7 @@ class RedisFactory:
     def open(self, url: str, flavour: Flavour) -> Any:
         """A client from a URL (async: for the running loop)."""
         if flavour == "sync":
-            return redis.Redis.from_url(url, **_CLIENT_DEFAULTS)  # type: ignore[arg-type]
+            return redis.Redis.from_url(url, **_CLIENT_DEFAULTS)
         return redis.asyncio.Redis.from_url(url, **_CLIENT_DEFAULTS)  # type: ignore[arg-type]
 
     def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:

@@ -25,7 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
     "DIRECT", "Abandoned", "AsyncBlock", "DirectRules", "Driver", "Emit", "EmitMany", "Io", "Link", "Ops", "Plan",
-    "Route", "SessionRules", "SyncBlock", "collect", "drive_async", "drive_sync", "iter_async", "iter_sync",
+    "Route", "SessionRules", "SyncBlock", "collect", "combine", "drive_async", "drive_sync", "iter_async", "iter_sync",
     "run_async", "run_sync", "session", "stream_async", "stream_sync", "window",
 ]  # fmt: skip
 
@@ -143,6 +143,23 @@ class Driver(Protocol):
     def execute(self, conn: Any, command: Any) -> Any:
         """Execute one command and return its normalized reply (awaitable, for asyncio drivers)."""
         ...
+
+
+def combine(*drivers: Driver) -> Route:
+    """One route over several backends' drivers, for a plan that yields commands of each.
+
+    Example: ``run_sync(combine(sync_driver(Row), sync_driver(Cached)), plan)`` runs a plan
+    that reads PostgreSQL rows and writes them to Redis.
+
+    Raises:
+        ValueError: two drivers execute the same command type.
+    """
+    route: dict[type, Any] = {}
+    for driver in drivers:
+        for kind, target in driver.route.items():
+            if route.setdefault(kind, target) is not target:
+                raise ValueError(f"two drivers execute {kind.__name__} commands: give one driver per backend")
+    return route
 
 
 def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:

@@ -7,7 +7,21 @@ from typing import Any
 
 import pytest
 
-from persist_mixins.run import Emit, EmitMany, collect, iter_async, iter_sync, run_async, run_sync, window
+from persist_mixins.run import (
+    AsyncBlock,
+    Emit,
+    EmitMany,
+    Io,
+    Link,
+    SyncBlock,
+    collect,
+    combine,
+    iter_async,
+    iter_sync,
+    run_async,
+    run_sync,
+    window,
+)
 
 from .scripted import Script, through
 
@@ -286,3 +300,207 @@ async def test_emit_many_in_async_iteration() -> None:
         return None
 
     assert [x async for x in iter_async(through(execute), _batches())] == [1, 2, 3, 4, 5, 6]
+
+
+# -- the session: routing, session rules, cleanup ------------------------------------------------
+class Alpha(tuple):
+    """A command of the fake backend "alpha"."""
+
+
+class Beta(tuple):
+    """A command of the fake backend "beta"."""
+
+
+class Special(tuple):
+    """A command alpha's session rules handle themselves."""
+
+
+class Rules:
+    """Fake session rules: a connection per run, recorded opens and closes, one special command."""
+
+    def __init__(self) -> None:
+        self.log: list[Any] = []
+
+    def open(self, driver: Any) -> Generator[Any, Any, Link]:
+        conn = yield Io(driver.acquire)
+        self.log.append(("open", driver.name, conn))
+        return Link(driver, conn, special={Special: self.special})
+
+    def special(self, link: Link, command: Any) -> Generator[Any, Any, Any]:
+        reply = yield Io(link.driver.execute, (link.conn, ("translated", *command)))
+        return f"special:{reply}"
+
+    def close(self, link: Link, ok: bool) -> Generator[Any, Any, None]:
+        self.log.append(("close", link.driver.name, ok))
+        yield Io(link.driver.release, (link.conn,))
+
+
+class Fake:
+    """A fake driver of one backend; sync, or async with ``aio``."""
+
+    def __init__(self, name: str, kinds: tuple[type, ...], rules: Rules, fail: Any = None) -> None:
+        self.name, self.rules, self.fail = name, rules, fail
+        self.route = dict.fromkeys(kinds, self)
+        self.shared = None
+        self.sent: list[Any] = []
+        self.released: list[Any] = []
+
+    def acquire(self) -> str:
+        return f"{self.name}-conn"
+
+    def release(self, conn: Any) -> None:
+        self.released.append(conn)
+
+    def execute(self, conn: Any, command: Any) -> Any:
+        self.sent.append((conn, tuple(command)))
+        if self.fail is not None and command == self.fail:
+            raise ConnectionError(f"{self.name} failed")
+        return f"{self.name}:{command[0]}"
+
+
+class AsyncFake(Fake):
+    """:class:`Fake` with coroutine methods."""
+
+    async def acquire(self) -> str:  # type: ignore[override]
+        return Fake.acquire(self)
+
+    async def release(self, conn: Any) -> None:  # type: ignore[override]
+        Fake.release(self, conn)
+
+    async def execute(self, conn: Any, command: Any) -> Any:  # type: ignore[override]
+        return Fake.execute(self, conn, command)
+
+
+def two_backend_plan() -> Generator[Any, Any, Any]:
+    """Talk to alpha, then beta, then alpha again (one connection each), then a special command."""
+    a = yield Alpha(("a1",))
+    b = yield Beta(("b1",))
+    c = yield Alpha(("a2",))
+    d = yield Special(("s",))
+    return [a, b, c, d]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_run_routes_each_command_to_its_backend_and_opens_each_once(flavour: str) -> None:
+    """Commands go to the driver of their type; each backend's connection is opened once and closed at the end."""
+    rules = Rules()
+    kind = Fake if flavour == "sync" else AsyncFake
+    alpha, beta = kind("alpha", (Alpha, Special), rules), kind("beta", (Beta,), rules)
+    route = combine(alpha, beta)
+    plan = two_backend_plan()
+    result = run_sync(route, plan) if flavour == "sync" else await run_async(route, plan)
+    assert result == ["alpha:a1", "beta:b1", "alpha:a2", "special:alpha:translated"]
+    assert alpha.sent == [("alpha-conn", ("a1",)), ("alpha-conn", ("a2",)), ("alpha-conn", ("translated", "s"))]
+    assert beta.sent == [("beta-conn", ("b1",))]
+    opened = [("open", "alpha", "alpha-conn"), ("open", "beta", "beta-conn")]
+    assert rules.log == [*opened, ("close", "beta", True), ("close", "alpha", True)]
+    assert alpha.released == ["alpha-conn"] and beta.released == ["beta-conn"]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_failed_run_closes_every_link_as_failed_and_raises_the_original_error(flavour: str) -> None:
+    """A driver error the plan does not handle closes every open link with ok=False, then reaches the caller."""
+    rules = Rules()
+    kind = Fake if flavour == "sync" else AsyncFake
+    alpha, beta = kind("alpha", (Alpha, Special), rules), kind("beta", (Beta,), rules, fail=("b1",))
+    route = combine(alpha, beta)
+    with pytest.raises(ConnectionError, match="beta failed"):
+        if flavour == "sync":
+            run_sync(route, two_backend_plan())
+        else:
+            await run_async(route, two_backend_plan())
+    assert ("close", "alpha", False) in rules.log and ("close", "beta", False) in rules.log
+    assert alpha.released == ["alpha-conn"] and beta.released == ["beta-conn"]
+
+
+def test_a_command_no_driver_executes_is_a_type_error_naming_it() -> None:
+    """A plan yielding a command of a backend missing from the route fails clearly, and its links close."""
+    rules = Rules()
+    alpha = Fake("alpha", (Alpha,), rules)
+    with pytest.raises(TypeError, match="no driver in this run executes Beta commands"):
+        run_sync(alpha.route, two_backend_plan())
+    assert rules.log[-1] == ("close", "alpha", False)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_stream_abandoned_by_its_reader_closes_the_plan_and_its_links(flavour: str) -> None:
+    """Breaking out of a stream closes the plan (its finally runs) and releases the connection as failed."""
+    rules, log = Rules(), []
+
+    def stream() -> Generator[Any, Any, None]:
+        try:
+            for i in range(5):
+                yield Emit((yield Alpha((i,))))
+        finally:
+            log.append("plan closed")
+
+    if flavour == "sync":
+        driver: Fake = Fake("alpha", (Alpha,), rules)
+        first = next(iter(iter_sync(driver.route, stream())))
+    else:
+        driver = AsyncFake("alpha", (Alpha,), rules)
+        items = iter_async(driver.route, stream())
+        first = await items.__anext__()
+        await items.aclose()  # type: ignore[attr-defined]
+    assert first == "alpha:0"
+    assert log == ["plan closed"]
+    assert rules.log[-1] == ("close", "alpha", False)
+    assert driver.released == ["alpha-conn"]
+
+
+def test_a_buffered_link_holds_a_streams_items_until_the_run_has_closed() -> None:
+    """A link marked buffered (a user's non-autocommit connection) gives items only after its connection is ended."""
+    events: list[str] = []
+
+    class BufferingRules(Rules):
+        def open(self, driver: Any) -> Generator[Any, Any, Link]:
+            link = yield from super().open(driver)
+            link.buffered = True
+            return link
+
+        def close(self, link: Link, ok: bool) -> Generator[Any, Any, None]:
+            events.append("closed")
+            yield from super().close(link, ok)
+
+    driver = Fake("alpha", (Alpha,), BufferingRules())
+
+    def stream() -> Generator[Any, Any, None]:
+        for i in range(2):
+            yield Emit((yield Alpha((i,))))
+
+    for item in iter_sync(driver.route, stream()):
+        events.append(item)
+    assert events == ["closed", "alpha:0", "alpha:1"]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_blocks_run_their_entry_and_exit_generators(flavour: str) -> None:
+    """SyncBlock / AsyncBlock drive a block's entry on enter and its exit (with the error, if any) on exit."""
+    rules = Rules()
+    driver = (Fake if flavour == "sync" else AsyncFake)("alpha", (Alpha,), rules)
+    seen: list[Any] = []
+
+    def enter() -> Generator[Any, Any, str]:
+        conn = yield Io(driver.acquire)
+        return conn
+
+    def exit_(exc: BaseException | None) -> Generator[Any, Any, None]:
+        seen.append(type(exc).__name__ if exc else None)
+        yield Io(driver.release, ("alpha-conn",))
+
+    for error in (None, KeyError("boom")):
+        try:
+            if flavour == "sync":
+                with SyncBlock(enter, exit_) as conn:
+                    assert conn == "alpha-conn"
+                    if error:
+                        raise error
+            else:
+                async with AsyncBlock(enter, exit_) as conn:
+                    assert conn == "alpha-conn"
+                    if error:
+                        raise error
+        except KeyError:
+            pass
+    assert seen == [None, "KeyError"]
+    assert driver.released == ["alpha-conn", "alpha-conn"]

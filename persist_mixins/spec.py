@@ -11,6 +11,8 @@ first write.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import functools
 import inspect
 import math
 import typing
@@ -100,6 +102,29 @@ class ModelSpec(Generic[M]):
     def fields(self) -> Mapping[str, FieldSpec]:
         """The persisted fields, by name, in declaration order."""
         return self.adapter.fields
+
+    def dump(self, obj: M, native: bool = False) -> dict[str, Any]:
+        """Validate ``obj`` and return its fields: JSON primitives, or native values with ``native``.
+
+        JSON primitives are what Redis documents hold (datetimes as ISO text, Decimals and
+        UUIDs as strings).  Native values are what a database with typed columns takes
+        (PostgreSQL, RethinkDB): datetime, date, Decimal and UUID fields keep the object's
+        own Python value, so nothing is formatted here only to be parsed by the server.
+
+        Raises:
+            ValidationError: the object is invalid.
+        """
+        data = self.adapter.dump(obj)
+        if native:
+            for name, wanted in self._native_fields:
+                value = getattr(obj, name, None)
+                if isinstance(value, wanted) and data.get(name) is not None:
+                    data[name] = value
+        return data
+
+    @functools.cached_property
+    def _native_fields(self) -> tuple[tuple[str, type | tuple[type, ...]], ...]:
+        return tuple((f.name, _NATIVE[f.kind]) for f in self.fields.values() if f.kind in _NATIVE)
 
     @property
     def pk_field(self) -> str | None:
@@ -192,6 +217,15 @@ class ModelSpec(Generic[M]):
                 "declare a str pk field for a __unique_together__ pk"
             ) from None
         return pk
+
+
+#: The kinds whose JSON form is text, and the Python types a native dump keeps for them.
+_NATIVE: dict[str, type | tuple[type, ...]] = {
+    "datetime": dt.datetime,
+    "date": dt.date,
+    "decimal": decimal.Decimal,
+    "uuid": uuid.UUID,
+}
 
 
 def to_millis(value: Any, what: str) -> int | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import decimal
+import uuid
 from typing import Any
 
 import pytest
@@ -161,3 +163,26 @@ def test_naive_datetimes_compare_as_utc() -> None:
         plans.count(spec_of(Stamp), QueryState().where(spec_of(Stamp), {"at__lt": dt.datetime(2030, 1, 1)})),
     )
     assert script.sent[0].params == [dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)]
+
+
+@dataclasses.dataclass
+class Delivery(PgRowMixin):
+    """A model with every field kind PostgreSQL stores natively."""
+
+    id: uuid.UUID
+    at: dt.datetime
+    on: dt.date
+    price: decimal.Decimal
+    note: str = ""
+
+
+def test_native_values_are_sent_as_python_values_not_text() -> None:
+    """set() sends datetimes, dates, Decimals and UUIDs as Python values: the server parses no ISO text."""
+    key, at = uuid.uuid4(), dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    script = Script(1)
+    run_sync(
+        script.route, plans.save(spec_of(Delivery), Delivery(key, at, dt.date(2030, 1, 2), decimal.Decimal("1.50")))
+    )
+    (cmd,) = script.sent
+    assert list(cmd.params)[:4] == [key, at, dt.date(2030, 1, 2), decimal.Decimal("1.50")]
+    assert [type(p) for p in list(cmd.params)[:4]] == [uuid.UUID, dt.datetime, dt.date, decimal.Decimal]

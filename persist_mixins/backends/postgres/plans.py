@@ -76,7 +76,7 @@ def _prepare(
     if data is None:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name} expected, got {type(obj).__name__}")
-        data = spec.adapter.dump(obj)  # validates: ValidationError before any write
+        data = spec.dump(obj, native=True)  # validates: ValidationError before any write
         if not _generates(table, obj):
             spec.check_pk(obj)
     if _generates(table, obj):
@@ -84,7 +84,7 @@ def _prepare(
     pk = spec.fill_pk(obj)
     if not table.hidden_pk and data.get(table.pk) in (None, ""):
         value = getattr(obj, table.pk)
-        data = {**data, table.pk: str(value) if isinstance(value, uuid.UUID) else value}
+        data = {**data, table.pk: value}
     params = table.encode(data)
     if table.hidden_pk:
         params.insert(0, pk)
@@ -202,7 +202,7 @@ def _checked(spec: ModelSpec[Any], table: Table, items: list[Any]) -> list[dict[
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
-        dumps.append(spec.adapter.dump(obj))
+        dumps.append(spec.dump(obj, native=True))
         if not _generates(table, obj):
             spec.check_pk(obj)
     return dumps

@@ -49,4 +49,6 @@ def _build_spec(cls: type[M]) -> ModelSpec[M]:
     if not adapter.fields:
         raise ConfigurationError(f"{cls.__name__} has no fields: it cannot be stored (is it an abstract base?)")
     options = read_options(cls, set(adapter.fields))
-    return ModelSpec(cls, cls.__name__, options, adapter)
+    backend = getattr(cls, "__persist_backend__", None)
+    keys = frozenset(backend.keys) if backend is not None else frozenset({"client_uuid"})
+    return ModelSpec(cls, cls.__name__, options, adapter, keys)

@@ -54,11 +54,6 @@ def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:
 
 
 # -- writes --------------------------------------------------------------------------------
-def _generates(table: Table, obj: Any) -> bool:
-    """True when the database must generate this object's pk (an empty int pk)."""
-    return table.generated and getattr(obj, table.pk, None) in (None, "")
-
-
 def _prepare(
     spec: ModelSpec[Any], table: Table, obj: Any, data: dict[str, Any] | None = None
 ) -> tuple[bool, list[Any]]:
@@ -77,9 +72,8 @@ def _prepare(
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name} expected, got {type(obj).__name__}")
         data = spec.dump(obj, native=True)  # validates: ValidationError before any write
-        if not _generates(table, obj):
-            spec.check_pk(obj)
-    if _generates(table, obj):
+        spec.check_pk(obj)  # an empty int pk passes: the key policy says the database makes it
+    if spec.generates(obj):
         return True, table.encode(data)
     pk = spec.fill_pk(obj)
     if not table.hidden_pk and data.get(table.pk) in (None, ""):
@@ -203,8 +197,7 @@ def _checked(spec: ModelSpec[Any], table: Table, items: list[Any]) -> list[dict[
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
         dumps.append(spec.dump(obj, native=True))
-        if not _generates(table, obj):
-            spec.check_pk(obj)
+        spec.check_pk(obj)
     return dumps
 
 

@@ -21,7 +21,7 @@ from .errors import InvalidLookup
 from .spec import FieldSpec, ModelSpec
 
 __all__ = [
-    "OPERATORS", "Condition", "evaluate", "matches", "parse_lookups", "pk_from_conditions", "prefilter",
+    "OPERATORS", "Condition", "evaluate", "matches", "parse_lookups",
     "resolve_path", "value_at",
 ]  # fmt: skip
 
@@ -282,49 +282,3 @@ def evaluate(spec: ModelSpec[Any], cond: Condition, obj: Any) -> bool:
 def matches(spec: ModelSpec[Any], conditions: tuple[Condition, ...], obj: Any) -> bool:
     """Tell whether every condition holds for ``obj``."""
     return all(evaluate(spec, cond, obj) for cond in conditions)
-
-
-def pk_from_conditions(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[str | None, bool]:
-    """Return the pk the conditions pin down by equality, and whether it is certain.
-
-    The pk field itself (or ``pk=`` for a ``__unique_together__`` model without a pk
-    field) pins it for certain.  ``id=`` on a model whose pk field is ``pk``, and
-    equality on every ``__unique_together__`` field, only *suggest* it: that is how
-    a missing pk is filled, but a pk set explicitly wins, so a miss must fall back
-    to a search by values.
-
-    Returns:
-        ``(pk, certain)``; ``(None, False)`` when the conditions do not pin a pk.
-    """
-    eq = {c.path[0]: _pk_text(c.value) for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
-    pk_field = spec.pk_field
-    if pk_field is not None and pk_field in eq:
-        return eq[pk_field], True
-    if "pk" in eq and "pk" not in spec.fields:
-        return eq["pk"], True
-    if pk_field != "id" and "id" in spec.fields and "id" in eq:
-        return eq["id"], False
-    unique = spec.options.unique_together
-    if unique and all(name in eq for name in unique):
-        return ".".join(eq[name] for name in unique), pk_field is None
-    return None, False
-
-
-def _pk_text(value: Any) -> str:
-    """A lookup value as it appears in a key: 5.0 and Decimal("5") name the object stored as 5."""
-    if isinstance(value, (float, decimal.Decimal)) and not isinstance(value, bool) and value == int(value):
-        return str(int(value))
-    return str(value)
-
-
-#: Kinds whose JSON form compares exactly like the Python value.
-_JSON_NATIVE = {"str", "int", "float", "bool"}
-
-
-def prefilter(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
-    """The conditions that can be checked on a decoded JSON document before building a model.
-
-    Only top-level fields whose JSON value equals the Python value qualify; a
-    document without the field (a renamed or aliased key) is never rejected by them.
-    """
-    return tuple(c for c in conditions if len(c.path) == 1 and c.path[0] in spec.fields and c.kind in _JSON_NATIVE)

@@ -15,8 +15,9 @@ from schematics import models, types
 from schematics.types import compound
 
 from persist_mixins import InvalidLookup, SimpleRedisMixin
+from persist_mixins.backends.redis.compile import pk_from_conditions
 from persist_mixins.binding import spec_of
-from persist_mixins.lookups import OPERATORS, Condition, evaluate, matches, parse_lookups, pk_from_conditions
+from persist_mixins.lookups import OPERATORS, Condition, evaluate, matches, parse_lookups
 
 AWARE = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 REF = uuid.UUID("12345678-1234-5678-1234-567812345678")

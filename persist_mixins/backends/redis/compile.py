@@ -1,10 +1,14 @@
-"""Redis secondary indexes: what an index entry is, and which lookups an index answers.
+"""Lookups compiled to Redis reads: which index answers a lookup, what an entry is, which key a lookup pins.
 
 Every field in ``__indexes__`` gets one sorted set.  Numbers, dates, datetimes
 and bools are *scored* (score = the value as a float, member = pk); strings and
 UUIDs are *lexical* (score 0, member = ``value NUL pk``, read with
 ZRANGEBYLEX).  ``None`` values go to a second sorted set per field, so
 ``isnull`` is answered by the index too.  Pure code: no driver, no I/O.
+
+Also here: :func:`pk_from_conditions` (the key a lookup pins, as it appears in a
+Redis key) and :func:`prefilter` (the conditions a decoded JSON document can be
+checked against); they read lookups the Redis way, so they are not in the core.
 
 Index hits are candidates, never answers: the plans always re-check every
 condition on the decoded objects, so float rounding of Decimals or datetimes can
@@ -28,7 +32,7 @@ from .schema import index_key, null_key
 
 __all__ = [
     "IndexField", "candidate_commands", "entries", "fetch_groups", "index_fields", "is_exact", "pks_from_reply",
-    "score_bounds", "served",
+    "pk_from_conditions", "prefilter", "score_bounds", "served",
 ]  # fmt: skip
 
 SCORED_KINDS = {"int", "float", "decimal", "bool", "datetime", "date"}
@@ -271,3 +275,50 @@ def pks_from_reply(field: IndexField, members: Iterable[Any]) -> list[str]:
         item = member.decode() if isinstance(member, bytes) else member
         out.append(item.rsplit(SEP, 1)[1] if field.lexical and SEP in item else item)
     return out
+
+
+# -- lookups as Redis reads them (keys and JSON documents) --------------------------------
+def pk_from_conditions(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[str | None, bool]:
+    """Return the pk the conditions pin down by equality, and whether it is certain.
+
+    The pk field itself (or ``pk=`` for a ``__unique_together__`` model without a pk
+    field) pins it for certain.  ``id=`` on a model whose pk field is ``pk``, and
+    equality on every ``__unique_together__`` field, only *suggest* it: that is how
+    a missing pk is filled, but a pk set explicitly wins, so a miss must fall back
+    to a search by values.
+
+    Returns:
+        ``(pk, certain)``; ``(None, False)`` when the conditions do not pin a pk.
+    """
+    eq = {c.path[0]: _pk_text(c.value) for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
+    pk_field = spec.pk_field
+    if pk_field is not None and pk_field in eq:
+        return eq[pk_field], True
+    if "pk" in eq and "pk" not in spec.fields:
+        return eq["pk"], True
+    if pk_field != "id" and "id" in spec.fields and "id" in eq:
+        return eq["id"], False
+    unique = spec.options.unique_together
+    if unique and all(name in eq for name in unique):
+        return ".".join(eq[name] for name in unique), pk_field is None
+    return None, False
+
+
+def _pk_text(value: Any) -> str:
+    """A lookup value as it appears in a key: 5.0 and Decimal("5") name the object stored as 5."""
+    if isinstance(value, (float, decimal.Decimal)) and not isinstance(value, bool) and value == int(value):
+        return str(int(value))
+    return str(value)
+
+
+#: Kinds whose JSON form compares exactly like the Python value.
+_JSON_NATIVE = {"str", "int", "float", "bool"}
+
+
+def prefilter(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
+    """The conditions that can be checked on a decoded JSON document before building a model.
+
+    Only top-level fields whose JSON value equals the Python value qualify; a
+    document without the field (a renamed or aliased key) is never rejected by them.
+    """
+    return tuple(c for c in conditions if len(c.path) == 1 and c.path[0] in spec.fields and c.kind in _JSON_NATIVE)

@@ -16,12 +16,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound
-from ...lookups import Condition, evaluate, matches, pk_from_conditions, prefilter
+from ...lookups import Condition, evaluate, matches
 from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
-from .compile import IndexField, fetch_groups, index_fields, index_keys, is_exact, pks_from_reply, score_bounds, served
+from .compile import (
+    IndexField,
+    fetch_groups,
+    index_fields,
+    index_keys,
+    is_exact,
+    pk_from_conditions,
+    pks_from_reply,
+    prefilter,
+    score_bounds,
+    served,
+)
 from .schema import decode, key_for, pk_of_key, scan_pattern
 from .writes import BATCH, KEEP, count_written, delete_command, send_batch, write_commands
 

@@ -173,9 +173,7 @@ class ModelSpec(Generic[M]):
         if opts.pk_field is None or opts.unique_together or getattr(obj, opts.pk_field, None) not in (None, ""):
             return False
         kind = self.fields[opts.pk_field].kind
-        return (kind == "int" and "database_identity" in self.keys) or (
-            kind == "uuid" and "database_uuid" in self.keys
-        )
+        return (kind == "int" and "database_identity" in self.keys) or (kind == "uuid" and "database_uuid" in self.keys)
 
     def check_pk(self, obj: Any) -> None:
         """Raise what :meth:`ensure_pk` would raise, without changing the object.

@@ -15,6 +15,7 @@ import decimal
 import functools
 import inspect
 import math
+import sys
 import typing
 import uuid
 from collections.abc import Callable, Mapping
@@ -408,14 +409,40 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
 def resolve_hints(cls: type) -> dict[str, Any]:
     """The resolved annotations of a model class (they say how each field is stored).
 
+    Each annotation is resolved on its own, in the namespace of the class that declares
+    it, so one that ``typing.get_type_hints`` refuses (``InitVar[int]`` written as a string
+    under ``from __future__ import annotations`` on Python 3.10) does not stop the others.
+
     Raises:
         ConfigurationError: an annotation names a type the class's module cannot see
-            (a type imported inside a function, or only under ``TYPE_CHECKING``).
+            (a type imported inside a function, or only under ``TYPE_CHECKING``), or is
+            not a type at all; the message names the class and the field.
     """
     try:
         return typing.get_type_hints(cls, include_extras=True)
-    except NameError as exc:
-        raise ConfigurationError(
-            f"{cls.__name__}: cannot resolve a field annotation ({exc}); the type must be importable "
-            f"from the module that defines {cls.__name__} ({cls.__module__}), because it says how the field is stored"
-        ) from exc
+    except (NameError, TypeError):
+        pass  # find the field at fault, and resolve what can be resolved
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object:
+            continue
+        module = sys.modules.get(klass.__module__)
+        namespace = dict(vars(module)) if module is not None else {}
+        for name, annotation in inspect.get_annotations(klass).items():
+            if isinstance(annotation, str):
+                try:
+                    annotation = eval(
+                        annotation, namespace, dict(vars(klass))
+                    )  # the model author's own annotation, evaluated as typing does
+                except NameError as exc:
+                    raise ConfigurationError(
+                        f"{cls.__name__}.{name}: cannot resolve its annotation {annotation!r} ({exc}); the type "
+                        f"must be importable from the module that defines {klass.__name__} ({klass.__module__}), "
+                        "because it says how the field is stored"
+                    ) from exc
+                except Exception as exc:
+                    raise ConfigurationError(
+                        f"{cls.__name__}.{name}: its annotation {annotation!r} is not a type ({exc})"
+                    ) from exc
+            hints[name] = annotation
+    return hints

@@ -328,3 +328,19 @@ def test_unresolvable_annotation_is_a_configuration_error() -> None:
     )
     with pytest.raises(ConfigurationError, match="Missing"):
         spec_of(namespace["Hidden"])
+
+
+def test_string_annotations_resolve_one_by_one_initvar_included() -> None:
+    """A dataclass with an InitVar under ``from __future__ import annotations`` gets its fields (Python 3.10 too)."""
+    from .hints_module import Scaled
+
+    assert list(spec_of(Scaled).fields) == ["id", "litres"]
+    assert spec_of(Scaled).fields["litres"].kind == "int"
+
+
+def test_an_unresolvable_annotation_names_the_class_and_field() -> None:
+    """An annotation naming a type the module cannot see is a ConfigurationError naming the class and the field."""
+    from .hints_module import Broken
+
+    with pytest.raises(ConfigurationError, match=r"Broken\.amount: cannot resolve its annotation 'Missing'"):
+        spec_of(Broken)

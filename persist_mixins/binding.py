@@ -11,7 +11,7 @@ from typing import TypeVar
 from .adapters import build_adapter
 from .backend import Backend, Plans
 from .errors import ConfigurationError
-from .spec import ModelSpec, declared_field_names, read_options
+from .spec import CORE_OPTIONS, ModelSpec, check_option_names, declared_field_names, read_options
 
 __all__ = ["check_class", "spec_of"]
 
@@ -30,7 +30,10 @@ def check_class(cls: type) -> None:
     """
     read_options(cls, declared_field_names(cls) or None)
     backend: Backend[Plans] | None = getattr(cls, "__persist_backend__", None)
-    if backend is not None and backend.check is not None:
+    if backend is None:
+        return
+    check_option_names(cls, (*CORE_OPTIONS, *backend.connection_options, *backend.options))
+    if backend.check is not None:
         backend.check(cls)
 
 

@@ -18,7 +18,7 @@ import math
 import sys
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from .adapters.values import Kind
 
 __all__ = [
-    "Expiry", "FieldSpec", "ModelAdapter", "ModelSpec", "declared_field_names", "expire_ms", "read_options",
-    "to_millis",
+    "CORE_OPTIONS", "Expiry", "FieldSpec", "ModelAdapter", "ModelSpec", "check_option_names", "declared_field_names",
+    "expire_ms", "read_options", "to_millis",
 ]  # fmt: skip
 
 
@@ -404,6 +404,59 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
     if version_field is not None and version_field == pk_field:
         raise ConfigurationError(f"{name}.__version_field__ cannot be the pk field {pk_field!r}")
     return Options(expire_ms, unique_together, pk_field, prefix, table, indexes, version_field)
+
+
+#: The class options every backend reads (a backend adds its own: ``Backend.options``).
+CORE_OPTIONS = (
+    "__expire__", "__unique_together__", "__unique_args__", "__pk_field__", "__key_prefix__", "__table__",
+    "__indexes__",
+)  # fmt: skip
+#: Names users reach for that mean one of our options (redis-schematics habits, other libraries' names).
+_ALIASES = {
+    "__expires__": "__expire__", "__ttl__": "__expire__", "__expiry__": "__expire__", "__timeout__": "__expire__",
+    "__index__": "__indexes__", "__indices__": "__indexes__", "__unique__together__": "__unique_together__",
+    "__pk__": "__pk_field__", "__primary_key__": "__pk_field__", "__tablename__": "__table__",
+    "__table_name__": "__table__", "__redis_url__": "__redis__", "__postgres_url__": "__postgres__",
+    "__rethinkdb_url__": "__rethinkdb__",
+}  # fmt: skip
+
+
+def check_option_names(cls: type, known: Iterable[str]) -> None:
+    """Refuse a class attribute that looks like a misspelt option (``__expires__ = 10``).
+
+    Only dunder attributes the class itself sets, whose value is not callable (methods
+    such as ``__index__`` stay allowed), are looked at; one that is close to an option
+    (at most two edits apart) or a known alias of one is an error.  Other dunders
+    are the user's own business.
+
+    Raises:
+        ConfigurationError: naming the class, the attribute and the option meant.
+    """
+    options = set(known)
+    for name, value in vars(cls).items():
+        if not (name.startswith("__") and name.endswith("__")) or name in options or callable(value):
+            continue
+        if isinstance(value, (classmethod, staticmethod, property)):
+            continue
+        meant = _ALIASES.get(name)
+        if meant is None:
+            close = sorted((_edits(name, option), option) for option in options)
+            meant = close[0][1] if close and close[0][0] <= 2 else None
+        if meant is not None:
+            raise ConfigurationError(
+                f"{cls.__name__}.{name} is not an option persist_mixins reads; did you mean {meant}? "
+                f"(options: {', '.join(sorted(options))})"
+            )
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (option names are short)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
 
 
 def resolve_hints(cls: type) -> dict[str, Any]:

@@ -75,3 +75,42 @@ def test_pks_keep_their_type() -> None:
     assert spec_of(Keyed).pk_value(Keyed(key)) == key
     assert spec_of(Keyed).pk_value(Keyed()) is None
     assert not spec_of(Keyed).generates(Keyed())  # UUIDs are made by the client (uuid4) on PostgreSQL
+
+
+@pytest.mark.parametrize(
+    ("attribute", "meant"),
+    [("__expires__", "__expire__"), ("__index__", "__indexes__"), ("__unique_togther__", "__unique_together__"),
+     ("__redis_url__", "__redis__"), ("__tabel__", "__table__")],
+)  # fmt: skip
+def test_a_misspelt_option_fails_at_class_creation_naming_the_option_meant(attribute: str, meant: str) -> None:
+    """A class attribute close to an option (or a known alias of one) is refused instead of silently ignored."""
+    with pytest.raises(ConfigurationError, match=rf"Cone\.{attribute} is not an option .* did you mean {meant}\?"):
+        type("Cone", (persist_mixins.SimpleRedisMixin,), {"__annotations__": {"id": str}, attribute: 10})
+
+
+def test_other_dunders_and_methods_stay_allowed() -> None:
+    """A user's own dunder attribute, far from every option, and dunder methods such as __index__ are fine."""
+
+    @dataclasses.dataclass
+    class Scoop(persist_mixins.SimpleRedisMixin):
+        __my_registry_name__ = "scoops"
+        id: str
+
+        def __index__(self) -> int:
+            return 0
+
+    assert spec_of(Scoop).options.key_prefix == "Scoop"
+
+
+def test_a_backends_own_options_are_accepted_and_near_misses_refused() -> None:
+    """Each backend declares its options: a PgRowMixin takes __postgres__ and __version_field__; a near miss fails."""
+
+    @dataclasses.dataclass
+    class Pg(persist_mixins.PgRowMixin):
+        __postgres__ = "postgresql://postgres@127.0.0.1:5432/test"
+        __version_field__ = "version"
+        id: str
+        version: int = 0
+
+    with pytest.raises(ConfigurationError, match=r"did you mean __redis__\?"):
+        type("R", (persist_mixins.SimpleRedisMixin,), {"__annotations__": {"id": str}, "__redi__": "redis://x"})

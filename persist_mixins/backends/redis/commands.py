@@ -4,6 +4,12 @@ Plans see replies in one documented shape (:data:`REPLIES`), not in the shape a
 client library's reply callbacks happen to give: a driver normalizes them
 (:func:`normalize`), so another executor (a Redis Cluster one grouping keys by
 slot) is an addition, not a rewrite of the plans.
+
+Multi-key commands (``MGET``, ``DEL``, ``EXISTS``) may name keys of several
+Cluster slots when the model has no ``__indexes__`` (its keys carry no hash tag);
+a Cluster driver splits such a command by slot and reassembles the reply in key
+order (the shapes below).  Commands of an indexed model, and its scripts, touch
+one slot only: ``{prefix}`` is a hash tag.
 """
 
 from __future__ import annotations

@@ -12,24 +12,13 @@ from .backends.sync_mixins import *  # noqa: F403 - every backend's sync mixins
 from .backends.sync_mixins import __all__ as _mixins
 from .config import configure
 from .connections import close
-from .errors import (
-    BackendConnectionError,
-    ConfigurationError,
-    ConflictError,
-    InvalidLookup,
-    MultipleFound,
-    NotFound,
-    PersistError,
-    TransactionError,
-    ValidationError,
-)
+from .errors import *  # noqa: F403 - every error class
+from .errors import __all__ as _errors
 from .mixins import PersistMixin, Query
 from .mixins_async import AsyncPersistMixin, AsyncQuery
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncPersistMixin", "AsyncQuery", "BackendConnectionError", "ConfigurationError", "ConflictError",
-    "InvalidLookup", "MultipleFound", "NotFound", "PersistError", "PersistMixin", "Query", "TransactionError",
-    "ValidationError", "__version__", "close", "configure", *_mixins,
+    "AsyncPersistMixin", "AsyncQuery", "PersistMixin", "Query", "__version__", "close", "configure", *_errors, *_mixins,
 ]  # fmt: skip

@@ -9,27 +9,17 @@ here), so switching flavour is switching one import.
 
 from __future__ import annotations
 
+from . import __version__
 from .backends.async_mixins import *  # noqa: F403 - every backend's asyncio mixins
 from .backends.async_mixins import __all__ as _mixins
 from .config import configure
 from .connections import aclose
-from .errors import (
-    BackendConnectionError,
-    ConfigurationError,
-    ConflictError,
-    InvalidLookup,
-    MultipleFound,
-    NotFound,
-    PersistError,
-    TransactionError,
-    ValidationError,
-)
+from .errors import *  # noqa: F403 - every error class
+from .errors import __all__ as _errors
 from .mixins_async import AsyncPersistMixin, AsyncQuery
 
 __all__ = [
-    "AsyncPersistMixin", "AsyncQuery", "BackendConnectionError", "ConfigurationError", "ConflictError",
-    "InvalidLookup", "MultipleFound", "NotFound", "PersistError", "PersistMixin", "Query", "TransactionError",
-    "ValidationError", "close", "configure", *_mixins,
+    "AsyncPersistMixin", "AsyncQuery", "PersistMixin", "Query", "__version__", "close", "configure", *_errors, *_mixins,
 ]  # fmt: skip
 
 #: The names the sync module uses, so that switching flavour is switching one import.

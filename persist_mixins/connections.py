@@ -15,18 +15,28 @@ import asyncio
 import os
 import weakref
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from . import config
 from .backend import Backend, Flavour, Plans
-from .run import Driver
+from .run import Driver, Route
 
-__all__ = ["aclose", "async_driver", "close", "sync_driver"]
+__all__ = ["aclose", "async_driver", "async_route", "close", "safe_url", "sync_driver", "sync_route"]
 
 _sync_clients: dict[tuple[int, str, str], tuple[Backend[Plans], Any]] = {}
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], tuple[Backend[Plans], Any]]]
 _async_clients = weakref.WeakKeyDictionary()
 _SYNC_ATTR = "__persist_sync_driver__"
 _ASYNC_ATTR = "__persist_async_driver__"
+
+
+def safe_url(url: str) -> str:
+    """A URL with its password masked, for messages (drivers name the server they cannot reach)."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
 
 
 def _build(
@@ -63,6 +73,16 @@ def async_driver(cls: type) -> Driver:
     driver = _build(cls, cls.__persist_backend__, "async", clients, ())  # type: ignore[attr-defined]
     type.__setattr__(cls, _ASYNC_ATTR, (config.generation(), weakref.ref(loop), driver))
     return driver
+
+
+def sync_route(cls: type) -> Route:
+    """Where the commands of ``cls``'s plans go, for a sync run: its backend's sync driver."""
+    return sync_driver(cls).route
+
+
+def async_route(cls: type) -> Route:
+    """Where the commands of ``cls``'s plans go, for an asyncio run: its driver on the running loop."""
+    return async_driver(cls).route
 
 
 def close() -> None:

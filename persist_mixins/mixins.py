@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .binding import spec_of
-from .connections import sync_driver
+from .connections import sync_route as route
 from .facade import ModelBase, QueryBase
-from .run import Plan, Route, collect, iter_sync, run_sync
+from .run import Plan, collect, iter_sync, run_sync
 from .spec import Expiry
 
 if TYPE_CHECKING:
@@ -26,11 +26,6 @@ __all__ = ["PersistMixin", "Query"]
 
 M = TypeVar("M", bound="PersistMixin")
 T = TypeVar("T")
-
-
-def route(cls: type) -> Route:
-    """Where the commands of ``cls``'s plans go: its backend's sync driver."""
-    return sync_driver(cls).route
 
 
 class Query(QueryBase[M]):

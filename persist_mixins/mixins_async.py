@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator, Awaitable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .binding import spec_of
-from .connections import async_driver
+from .connections import async_route as route
 from .facade import ModelBase, QueryBase
-from .run import Plan, Route, collect, iter_async, run_async
+from .run import Plan, collect, iter_async, run_async
 from .spec import Expiry
 
 if TYPE_CHECKING:
@@ -24,11 +24,6 @@ __all__ = ["AsyncPersistMixin", "AsyncQuery"]
 
 M = TypeVar("M", bound="AsyncPersistMixin")
 T = TypeVar("T")
-
-
-def route(cls: type) -> Route:
-    """Where the commands of ``cls``'s plans go: its backend's asyncio driver on the running loop."""
-    return async_driver(cls).route
 
 
 class AsyncQuery(QueryBase[M]):

@@ -113,7 +113,7 @@ def test_every_backend_has_the_same_package_shape(name: str) -> None:
 def test_both_flavours_export_the_same_names() -> None:
     """``persist_mixins`` and ``persist_mixins.asyncio`` export the same public names: switching is one import."""
     sync, aio = importlib.import_module("persist_mixins"), importlib.import_module("persist_mixins.asyncio")
-    assert set(sync.__all__) - {"__version__"} == set(aio.__all__)
+    assert set(sync.__all__) == set(aio.__all__)
     for name in aio.__all__:
         assert getattr(aio, name) is not None
     assert inspect.iscoroutinefunction(aio.SimpleRedisMixin.set)

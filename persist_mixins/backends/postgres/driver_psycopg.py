@@ -13,7 +13,6 @@ library's errors where they mean something to the user (a unique clash is a
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
@@ -23,6 +22,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ...backend import Flavour
+from ...connections import safe_url
 from ...errors import BackendConnectionError, ConfigurationError, ConflictError
 from .commands import Begin, Commit, Copy, Sql
 from .transaction import PG_SESSION
@@ -31,15 +31,6 @@ __all__ = ["FACTORY", "AsyncPgDriver", "PgDriver", "areply", "reply", "server_er
 
 #: Pool sizes and the wait for a free connection, for pools built from URLs.
 POOL_MIN, POOL_MAX, POOL_TIMEOUT = 1, 10, 10.0
-
-
-def safe_url(url: str) -> str:
-    """A URL with its password masked, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
 
 
 def reply(cur: Any, command: Sql) -> Any:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from ...binding import spec_of
-from ...connections import async_driver, sync_driver
+from ...connections import async_driver, async_route, sync_driver, sync_route
 from ...mixins import PersistMixin
-from ...mixins import route as sync_route
 from ...mixins_async import AsyncPersistMixin
-from ...mixins_async import route as async_route
 from ...run import AsyncBlock, SyncBlock, run_async, run_sync
 from . import POSTGRES
 from .transaction import TransactionBlock

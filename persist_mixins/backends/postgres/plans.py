@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ... import pk_plans
 from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, ValidationError
 from ...lookups import _check_value
 from ...query import QueryState
@@ -283,18 +284,12 @@ def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
 
 def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
     """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
-    obj = yield from fetch(spec, pk)
-    if obj is None:
-        raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (never saved, deleted or expired)")
-    return obj
+    return (yield from pk_plans.match_for_pk(fetch, spec, pk))
 
 
 def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
-    """``obj.refresh()``: reload every field in place; NotFound when gone or expired."""
-    table = table_of(spec)
-    fresh = yield from match_for_pk(spec, _require_pk(spec, table, obj))
-    spec.adapter.assign(obj, fresh)
-    return obj
+    """``obj.refresh()``: reload every field in place; :class:`~persist_mixins.errors.NotFound` when gone."""
+    return (yield from pk_plans.refresh(fetch, spec, obj, _require_pk(spec, table_of(spec), obj)))
 
 
 def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:

@@ -11,12 +11,12 @@ built from URLs are cached and closed by :mod:`persist_mixins.connections` throu
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
 
 from ...backend import Flavour
+from ...connections import safe_url
 from ...errors import BackendConnectionError, ConfigurationError
 from ...run import DIRECT
 from .commands import Command, Pipeline, ScriptMissing, normalize
@@ -26,15 +26,6 @@ __all__ = ["FACTORY", "AsyncRedisDriver", "RedisDriver"]
 _FAILURES = (redis.ConnectionError, redis.TimeoutError)
 #: Fail fast instead of hanging when a server does not answer (a URL may override it).
 _CLIENT_DEFAULTS = {"socket_connect_timeout": 5.0}
-
-
-def safe_url(url: str) -> str:
-    """A URL with its password masked, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username or ''}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        parts = parts._replace(netloc=netloc)
-    return urlunsplit(parts)
 
 
 def _client_url(client: Any) -> str:

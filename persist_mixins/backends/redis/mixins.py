@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from ...binding import spec_of
+from ...connections import async_route, sync_route
 from ...mixins import PersistMixin
-from ...mixins import route as sync_route
 from ...mixins_async import AsyncPersistMixin
-from ...mixins_async import route as async_route
 from ...run import run_async, run_sync
 from . import REDIS
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ... import pk_plans
 from ...errors import NotFound, ValidationError
 from ...run import Plan
 from ...spec import ModelSpec
@@ -74,17 +75,12 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
 
 def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
     """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
-    obj = yield from fetch(spec, pk)
-    if obj is None:
-        raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (never saved, deleted or expired)")
-    return obj
+    return (yield from pk_plans.match_for_pk(fetch, spec, pk))
 
 
 def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
     """``obj.refresh()``: reload every field in place; :class:`~persist_mixins.errors.NotFound` when gone."""
-    fresh = yield from match_for_pk(spec, _require_pk(spec, obj))
-    spec.adapter.assign(obj, fresh)
-    return obj
+    return (yield from pk_plans.refresh(fetch, spec, obj, _require_pk(spec, obj)))
 
 
 def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:

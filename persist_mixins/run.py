@@ -206,14 +206,24 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
         result: T = stop.value
     except BaseException:
         plan.close()
-        for link in reversed(links.values()):
-            yield from link.driver.rules.close(link, False)
+        yield from _close(list(links.values()), False)
         raise
-    for link in reversed(links.values()):
-        yield from link.driver.rules.close(link, True)
+    yield from _close(list(links.values()), True)
     if held:
         yield from held
     return result
+
+
+def _close(links: list[Link], ok: bool) -> Ops[None]:
+    """Close links, newest first; when closing one fails, the rest are still closed (as failed)."""
+    while links:
+        link = links.pop()
+        try:
+            yield from link.driver.rules.close(link, ok)
+        except BaseException:
+            if ok:
+                yield from _close(links, False)
+            raise
 
 
 # -- the executors: the only code that calls (or awaits) a driver --------------------------------

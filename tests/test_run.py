@@ -504,3 +504,19 @@ async def test_blocks_run_their_entry_and_exit_generators(flavour: str) -> None:
             pass
     assert seen == [None, "KeyError"]
     assert driver.released == ["alpha-conn", "alpha-conn"]
+
+
+def test_a_link_that_fails_to_close_still_lets_the_others_close() -> None:
+    """When ending one backend's connection fails (a COMMIT refused), the other links are still closed, as failed."""
+
+    class FailingClose(Rules):
+        def close(self, link: Link, ok: bool) -> Generator[Any, Any, None]:
+            yield from super().close(link, ok)
+            raise ConnectionError("commit refused")
+
+    alpha = Fake("alpha", (Alpha, Special), Rules())
+    beta = Fake("beta", (Beta,), FailingClose())
+    with pytest.raises(ConnectionError, match="commit refused"):
+        run_sync(combine(alpha, beta), two_backend_plan())
+    assert alpha.rules.log[-1] == ("close", "alpha", False)
+    assert alpha.released == ["alpha-conn"] and beta.released == ["beta-conn"]

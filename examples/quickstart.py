@@ -1,6 +1,8 @@
 """The README quickstart, runnable: persists Schematics and dataclass models in the local Redis.
 
-Uses ``PERSIST_REDIS_URL`` (default ``redis://localhost:6379/0``) and deletes what it creates.
+Uses ``PERSIST_REDIS_URL`` (default ``redis://localhost:6379/0``).  Its models keep their keys
+under a ``quickstart:`` prefix, and it deletes those keys only: a user's own ``IceCream:*``
+keys in the same database are never touched.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from persist_mixins import InvalidLookup, SimpleRedisMixin
 
 
 class IceCream(models.Model, SimpleRedisMixin):
+    __key_prefix__ = "quickstart:IceCream"  # keys of this example only; deleted at the end
     __expire__ = 3600  # per-model TTL: this is a cache that cleans itself
     id = types.StringType()
     flavour = types.StringType()
@@ -41,6 +44,7 @@ except InvalidLookup as exc:
 
 @dataclasses.dataclass
 class Topping(persist_mixins.asyncio.SimpleRedisMixin):
+    __key_prefix__ = "quickstart:Topping"
     id: str | None = None
     name: str = ""
     grams: int = 0

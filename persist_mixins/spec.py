@@ -205,7 +205,7 @@ class ModelSpec(Generic[M]):
             self._coerce_pk(pk)
 
     def ensure_pk(self, obj: Any) -> str:
-        """Return the object's pk, filling it first when missing (the pk rules of DESIGN.md §1).
+        """Return the object's pk, filling it first when missing (the pk rules of docs/options.md, "Primary keys").
 
         Order: the pk field; the ``id`` field; ``__unique_together__``; a fresh uuid4 hex.
 

@@ -2,106 +2,29 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import decimal
 import uuid
 from typing import Any
 
-import attrs
-import pydantic
 import pytest
-from schematics import models, types
-from schematics.types import compound
 
-from persist_mixins import InvalidLookup, SimpleRedisMixin
+from persist_mixins import InvalidLookup
 from persist_mixins.backends.redis.compile import pk_from_conditions
 from persist_mixins.binding import spec_of
 from persist_mixins.lookups import OPERATORS, Condition, evaluate, matches, parse_lookups
+
+from .models import AttrsGrommet, Cone, DataGrommet, Nested, PydanticGrommet, Scoop, Tagged, define
+from .models import LookupIceCream as IceCream
 
 AWARE = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 REF = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 
-@dataclasses.dataclass
-class Grommet:
-    weight: int | None = None
-
-
-class PydanticGrommet(pydantic.BaseModel):
-    weight: int | None = None
-
-
-@dataclasses.dataclass
-class IceCream(SimpleRedisMixin):
-    id: str | None = None
-    name: str | None = None
-    amount_kg: int | None = None
-    ratio: float | None = None
-    fresh: bool | None = None
-    best_before: dt.datetime | None = None
-    made_on: dt.date | None = None
-    price: decimal.Decimal | None = None
-    ref: uuid.UUID | None = None
-    tags: list[str] | None = None
-    extra: dict[str, str] | None = None
-    grommet: Grommet | None = None
-    pgrommet: PydanticGrommet | None = None
-
-
-@dataclasses.dataclass
-class Cone(SimpleRedisMixin):
-    """pk field ``pk`` with an ``id`` field beside it."""
-
-    pk: str | None = None
-    id: str | None = None
-
-
-@dataclasses.dataclass
-class Scoop(SimpleRedisMixin):
-    """pk built from __unique_together__, no pk field."""
-
-    __unique_together__ = ("flavour", "size")
-
-    flavour: str | None = None
-    size: str | None = None
-
-
-@dataclasses.dataclass
-class Tagged(SimpleRedisMixin):
-    """__unique_together__ beside an ``id`` pk field."""
-
-    __unique_together__ = ("flavour", "size")
-
-    id: str | None = None
-    flavour: str | None = None
-    size: str | None = None
-
-
-class SchematicsGrommet(models.Model):
-    weight = types.IntType()
-
-
-class SchematicsIceCream(models.Model, SimpleRedisMixin):
-    id = types.StringType()
-    amount_kg = types.IntType()
-    ref = types.UUIDType()
-    grommet = compound.ModelType(SchematicsGrommet)
-
-
-class PydanticIceCream(SimpleRedisMixin, pydantic.BaseModel):
-    id: str | None = None
-    amount_kg: int | None = None
-    ref: uuid.UUID | None = None
-    grommet: PydanticGrommet | None = None
-
-
-@attrs.define
-class AttrsIceCream(SimpleRedisMixin):
-    id: str | None = None
-    amount_kg: int | None = None
-    ref: uuid.UUID | None = None
-    grommet: Grommet | None = None
+SchematicsIceCream, PydanticIceCream, AttrsIceCream = (
+    define(kind, {"id": str | None, "amount_kg": int | None, "ref": uuid.UUID | None, "grommet": Nested | None})
+    for kind in ("schematics", "pydantic", "attrs")
+)
 
 
 SPEC = spec_of(IceCream)
@@ -121,7 +44,7 @@ def vanilla(**overrides: Any) -> IceCream:
         "ref": REF,
         "tags": ["sweet", "white"],
         "extra": {"origin": "Madagascar"},
-        "grommet": Grommet(7),
+        "grommet": DataGrommet(7),
         "pgrommet": PydanticGrommet(weight=12),
     }
     values.update(overrides)
@@ -269,7 +192,7 @@ def test_ne_none_keeps_only_values() -> None:
     [
         SchematicsIceCream({"id": "a", "amount_kg": 5, "ref": str(REF), "grommet": {"weight": 3}}),
         PydanticIceCream(id="a", amount_kg=5, ref=REF, grommet=PydanticGrommet(weight=3)),
-        AttrsIceCream("a", 5, REF, Grommet(3)),
+        AttrsIceCream("a", 5, REF, AttrsGrommet(3)),
     ],
     ids=["schematics", "pydantic", "attrs"],
 )

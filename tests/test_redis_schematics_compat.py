@@ -3,32 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 import redis_schematics
-from schematics import models, types
 
 from persist_mixins import InvalidLookup, MultipleFound, NotFound, SimpleRedisMixin
 from persist_mixins.backends.redis import driver_redis as redis_driver
 from persist_mixins.binding import spec_of
 
+from .models import readme_model
+
 
 @pytest.fixture
 def IceCreamModel(prefix: str) -> type:
     """The model of redis-schematics' README quickstart, with persist_mixins' SimpleRedisMixin."""
-
-    class IceCreamModel(models.Model, SimpleRedisMixin):
-        __key_prefix__ = prefix
-        pk = types.StringType()  # Just include a pk
-        id = types.StringType()
-        flavour = types.StringType()
-        amount_kg = types.IntType()
-        best_before = types.DateTimeType()
-
-    return IceCreamModel
+    return readme_model(SimpleRedisMixin, __key_prefix__=prefix)
 
 
 def test_readme_quickstart_runs_with_only_the_import_changed(IceCreamModel: Any) -> None:
@@ -80,22 +71,11 @@ def datetime_now() -> dt.datetime:
 
 
 @pytest.fixture
-def legacy(prefix: str, redis_client: redis.Redis) -> Iterator[type]:
-    """The same model on redis-schematics 0.3.1 itself, sharing the key prefix."""
-
-    class IceCreamModel(models.Model, redis_schematics.SimpleRedisMixin):
-        __redis_client__ = redis_client
-        pk = types.StringType()
-        id = types.StringType()
-        flavour = types.StringType()
-        amount_kg = types.IntType()
-        best_before = types.DateTimeType()
-
-        @property
-        def __prefix__(self) -> str:
-            return prefix
-
-    yield IceCreamModel
+def legacy(prefix: str, redis_client: redis.Redis) -> type:
+    """The same model on redis-schematics 0.3.1 itself, sharing the key prefix (its ``__prefix__`` hook)."""
+    return readme_model(
+        redis_schematics.SimpleRedisMixin, __redis_client__=redis_client, __prefix__=property(lambda self: prefix)
+    )
 
 
 def test_data_written_by_redis_schematics_reads_back(IceCreamModel: Any, legacy: Any) -> None:
@@ -158,15 +138,7 @@ def test_reindex_picks_up_redis_schematics_data(prefix: str, legacy: Any) -> Non
     legacy(dict(id="vanilla", flavour="Vanilla", amount_kg=42)).set()
     legacy(dict(id="mint", flavour="Mint", amount_kg=3)).set()
 
-    class Indexed(models.Model, SimpleRedisMixin):
-        __key_prefix__ = prefix
-        __indexes__ = ("amount_kg",)
-        pk = types.StringType()
-        id = types.StringType()
-        flavour = types.StringType()
-        amount_kg = types.IntType()
-        best_before = types.DateTimeType()
-
+    Indexed = readme_model(SimpleRedisMixin, __key_prefix__=prefix, __indexes__=("amount_kg",))
     assert Indexed.reindex() == 2
     assert [o.id for o in Indexed.filter(amount_kg__gte=10)] == ["vanilla"]
     assert Indexed.match(pk="mint").flavour == "Mint"

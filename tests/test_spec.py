@@ -2,85 +2,38 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-import pydantic
 import pytest
-from schematics import models, types
 
-from persist_mixins import ConfigurationError, SimpleRedisMixin, ValidationError
+from persist_mixins import ConfigurationError, ValidationError
 from persist_mixins.binding import spec_of
 from persist_mixins.spec import to_millis
+
+from .models import KINDS, Crate, Ticket, Tub, define, new
 
 Factory = Callable[..., type]
 
 
-def _annotated(options: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"__annotations__": dict.fromkeys(fields, "str | None"), **options}
-    namespace.update(dict.fromkeys(fields))
-    return namespace
+def factory(kind: str) -> Factory:
+    """``make(options, fields, base=None)``: an IceCream of library ``kind`` with str fields and these options."""
+
+    def make(options: dict[str, Any], fields: tuple[str, ...], base: type | None = None) -> type:
+        return define(kind, dict.fromkeys(fields, str | None), options, base=base)
+
+    return make
 
 
-def make_dataclass(options: dict[str, Any], fields: tuple[str, ...], base: type = SimpleRedisMixin) -> type:
-    """A @dataclass IceCream with str fields and these class options."""
-    return dataclasses.dataclass(type("IceCream", (base,), _annotated(options, fields)))
-
-
-def make_attrs(options: dict[str, Any], fields: tuple[str, ...], base: type = SimpleRedisMixin) -> type:
-    """An @attrs.define IceCream with str fields and these class options."""
-    return attrs.define(type("IceCream", (base,), _annotated(options, fields)))
-
-
-def make_plain(options: dict[str, Any], fields: tuple[str, ...], base: type = SimpleRedisMixin) -> type:
-    """A plain annotated IceCream with str fields and these class options."""
-    return type("IceCream", (base,), _annotated(options, fields))
-
-
-def make_pydantic(options: dict[str, Any], fields: tuple[str, ...], base: type | None = None) -> type:
-    """A pydantic IceCream (mixin first) with str fields and these class options."""
-    namespace: dict[str, Any] = {"__annotations__": dict.fromkeys(fields, str | None), **options}
-    namespace.update(dict.fromkeys(fields))
-    bases = (SimpleRedisMixin, pydantic.BaseModel) if base is None else (base,)
-    return type(pydantic.BaseModel)("IceCream", bases, namespace)
-
-
-def make_schematics(options: dict[str, Any], fields: tuple[str, ...], base: type | None = None) -> type:
-    """A Schematics IceCream (Model first) with StringType fields and these class options."""
-    namespace: dict[str, Any] = {**options, **{name: types.StringType() for name in fields}}
-    bases = (models.Model, SimpleRedisMixin) if base is None else (base,)
-    return type(models.Model)("IceCream", bases, namespace)
-
-
-FACTORIES: dict[str, Factory] = {
-    "dataclasses": make_dataclass,
-    "attrs": make_attrs,
-    "plain": make_plain,
-    "pydantic": make_pydantic,
-    "schematics": make_schematics,
-}
+FACTORIES: dict[str, Factory] = {kind: factory(kind) for kind in KINDS}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 def make(request: pytest.FixtureRequest) -> Factory:
     """A factory of IceCream classes for one model library."""
     return FACTORIES[request.param]
-
-
-def new(cls: type, **values: Any) -> Any:
-    """An instance of a class built by one of the factories."""
-    if issubclass(cls, models.Model):
-        return cls(values)
-    if dataclasses.is_dataclass(cls) or attrs.has(cls) or issubclass(cls, pydantic.BaseModel):
-        return cls(**values)
-    obj = cls()
-    for name, value in values.items():
-        setattr(obj, name, value)
-    return obj
 
 
 # -- class options checked at class creation -------------------------------------------
@@ -198,7 +151,7 @@ def test_abstract_base_cannot_be_stored(library: str) -> None:
 def test_schematics_unique_together_naming_fields_fails_at_class_creation() -> None:
     """A Schematics model whose __unique_together__ names `fields`, which is not a field, is refused at creation."""
     with pytest.raises(ConfigurationError, match="__unique_together__"):
-        make_schematics({"__unique_together__": ("fields",)}, ("flavour",))
+        FACTORIES["schematics"]({"__unique_together__": ("fields",)}, ("flavour",))
 
 
 # -- pk rules --------------------------------------------------------------------------
@@ -264,25 +217,6 @@ def test_existing_pk_is_kept_on_every_call(make: Factory) -> None:
     cls = make({}, ("id",))
     obj = new(cls)
     assert spec_of(cls).ensure_pk(obj) == spec_of(cls).ensure_pk(obj) == obj.id
-
-
-@dataclasses.dataclass
-class Tub(SimpleRedisMixin):
-    id: int | None = None
-
-
-@dataclasses.dataclass
-class Ticket(SimpleRedisMixin):
-    id: uuid.UUID | None = None
-
-
-@dataclasses.dataclass
-class Crate(SimpleRedisMixin):
-    __unique_together__ = ("shelf", "slot")
-
-    id: int | None = None
-    shelf: int | None = None
-    slot: int | None = None
 
 
 def test_int_pk_is_stringified() -> None:

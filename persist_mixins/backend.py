@@ -31,7 +31,11 @@ P_co = TypeVar("P_co", bound="Plans", covariant=True)
 
 Flavour = Literal["sync", "async"]
 #: What a backend can do; the behaviour suite runs a test wherever its capability is declared.
-Capability = Literal["tables", "transactions", "indexes", "expiry", "changes", "generated_int_keys", "reindex"]
+#: ``expiry``: per-object TTLs (``set(expire=)``, ``expire()``, ``persist()``); ``class_expiry``: ``__expire__``
+#: and ``ttl()`` only (a TTL shared by all of a model's objects, as in one Redis hash).
+Capability = Literal[
+    "tables", "transactions", "indexes", "expiry", "class_expiry", "changes", "generated_int_keys", "reindex"
+]
 #: Who makes a missing pk: the client (a uuid4 hex), the database (an identity column), or the database (a UUID).
 KeyPolicy = Literal["client_uuid", "database_identity", "database_uuid"]
 
@@ -148,6 +152,8 @@ class Backend(Generic[P_co]):
         keys: who makes a missing pk.
         capabilities: what the backend can do.
         check: extra checks of a model class at class creation (raise ConfigurationError).
+        connection: the connection setting it reads, when it shares another backend's
+            (``configure(redis=...)`` serves both Redis layouts); default its own name.
     """
 
     name: str
@@ -161,6 +167,12 @@ class Backend(Generic[P_co]):
     keys: frozenset[KeyPolicy] = frozenset({"client_uuid"})
     capabilities: frozenset[Capability] = frozenset()
     check: Callable[[type], None] | None = field(default=None, repr=False)
+    connection: str = ""
+
+    @property
+    def setting(self) -> str:
+        """The name of the connection setting (``configure(<setting>=...)``, the client cache)."""
+        return self.connection or self.name
 
     @functools.cached_property
     def factory(self) -> DriverFactory:

@@ -44,7 +44,7 @@ def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None,
         >>> configure(redis="redis://localhost:6379/15")
     """
     global _generation
-    known = backends()
+    known = {backend.setting: backend for backend in backends().values()}
     settings = {"redis": redis, "postgres": postgres, "rethinkdb": rethinkdb, **others}
     for name, value in settings.items():
         if value is None:
@@ -69,8 +69,8 @@ def setting(backend: Backend[Plans], cls: type) -> Any:
         value = getattr(cls, name, None)
         if value is not None:
             return value
-    if backend.name in _configured:
-        return _configured[backend.name]
+    if backend.setting in _configured:
+        return _configured[backend.setting]
     return os.environ.get(backend.env) or backend.default_url
 
 

@@ -46,7 +46,7 @@ def _build(
     factory = backend.factory
     if not isinstance(value, str):
         return factory.wrap(value, flavour, cls, None)
-    full = (*key, backend.name, value)
+    full = (*key, backend.setting, value)  # backends sharing a setting share its clients
     found = clients.get(full)
     if found is None:
         found = clients[full] = (backend, factory.open(value, flavour))

@@ -41,6 +41,14 @@ class ModelBase:
     def _where(cls, lookups: dict[str, Any]) -> QueryState:
         return QueryState().where(spec_of(cls), lookups)
 
+    def __key_pattern__(self, *parts: Any) -> str:
+        """``{prefix}:part:part``: redis-schematics' key builder, for models that build a ``__set_key__`` with it."""
+        return ":".join([spec_of(type(self)).options.key_prefix, *map(str, parts)])
+
+    def __json__(self) -> dict[str, Any]:
+        """The object's stored document (validated), for ``json.dumps`` once ``patch_json()`` is applied."""
+        return spec_of(type(self)).dump(self)
+
 
 class QueryBase(Generic[M]):
     """A lazy query's model and state, and the chaining that derives narrower queries."""

@@ -125,6 +125,10 @@ class Query(QueryBase[M]):
         self._cache = None
         return self._run(self._plans.update_where(self._spec, self._state, values))
 
+    def __json__(self) -> list[M]:
+        """The objects, for ``json.dumps`` once :func:`persist_mixins.patches.patch_json` is applied."""
+        return self._fetch_all()
+
 
 def _is_window(item: int | slice) -> bool:
     """True when ``q[item]`` can be answered by reading only a window (no negatives, no step)."""
@@ -247,3 +251,13 @@ class PersistMixin(ModelBase):
     def purge_expired(cls) -> int:
         """Remove what expired objects left behind; return how many objects that concerned."""
         return run_sync(route(cls), cls.__persist_backend__.plans.purge_expired(spec_of(cls)))
+
+    @classmethod
+    def delete_all(cls) -> int:
+        """Delete every stored object of the model; return how many (redis-schematics' name)."""
+        return cls.all().delete()
+
+    @classmethod
+    def delete_filter(cls, **lookups: Any) -> int:
+        """Delete the stored objects matching the lookups; return how many (redis-schematics' name)."""
+        return cls.filter(**lookups).delete()

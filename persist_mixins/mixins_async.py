@@ -165,3 +165,13 @@ class AsyncPersistMixin(ModelBase):
     async def purge_expired(cls) -> int:
         """Remove what expired objects left behind; return how many objects that concerned."""
         return await run_async(route(cls), cls.__persist_backend__.plans.purge_expired(spec_of(cls)))
+
+    @classmethod
+    async def delete_all(cls) -> int:
+        """Delete every stored object of the model; return how many (redis-schematics' name)."""
+        return await cls.all().delete()
+
+    @classmethod
+    async def delete_filter(cls, **lookups: Any) -> int:
+        """Delete the stored objects matching the lookups; return how many (redis-schematics' name)."""
+        return await cls.filter(**lookups).delete()

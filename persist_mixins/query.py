@@ -16,7 +16,7 @@ from .errors import InvalidLookup
 from .lookups import Condition, parse_lookups, resolve_path, value_at
 from .spec import ModelSpec
 
-__all__ = ["Ordering", "QueryState", "sort_objects"]
+__all__ = ["Ordering", "QueryState", "describe", "sort_objects"]
 
 
 @dataclass(frozen=True)
@@ -110,3 +110,9 @@ def sort_objects(
     except TypeError as exc:
         raise InvalidLookup(f"{spec.name}: stored values cannot be ordered together: {exc}") from exc
     return objs
+
+
+def describe(state: QueryState) -> str:
+    """The conditions of a query as the user wrote them, for messages: ``(amount_kg__gte=30, flavour='mint')``."""
+    parts = [f"{'__'.join(c.path)}{'' if c.op == 'eq' else '__' + c.op}={c.value!r}" for c in state.conditions]
+    return "(" + ", ".join(parts) + ")"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .postgres.mixins import AsyncPgRowMixin as PgRowMixin
+from .redis.mixins import AsyncHashRedisMixin as HashRedisMixin
 from .redis.mixins import AsyncSimpleRedisMixin as SimpleRedisMixin
 
-__all__ = ["PgRowMixin", "SimpleRedisMixin"]
+__all__ = ["HashRedisMixin", "PgRowMixin", "SimpleRedisMixin"]

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from .postgres.mixins import PgRowMixin
-from .redis.mixins import SimpleRedisMixin
+from .redis.mixins import HashRedisMixin, SimpleRedisMixin
 
-__all__ = ["PgRowMixin", "SimpleRedisMixin"]
+__all__ = ["HashRedisMixin", "PgRowMixin", "SimpleRedisMixin"]

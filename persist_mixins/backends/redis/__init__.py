@@ -1,7 +1,9 @@
-"""The Redis backend: each object one JSON string (``SimpleRedisMixin``), indexes in sorted sets and sets.
+"""The Redis backends: one JSON string per object (``SimpleRedisMixin``), or one hash field (``HashRedisMixin``).
 
-This module declares the backend (:data:`REDIS`): its plans, checked by mypy
-against :class:`RedisPlans`, its session rules (none of its own: redis-py pools
+This module declares the two layouts as two backends sharing the ``redis`` connection
+setting and driver: :data:`REDIS` (``plans``; indexes in sorted sets) and
+:data:`REDIS_HASH` (``hash_plans``; redis-schematics' hash layout).  Each declares its plans, checked by mypy
+against a protocol, its session rules (none of its own: redis-py pools
 connections itself), its driver module, and what it can do.  Package shape:
 ``commands`` (what plans yield, and the reply shapes), ``schema`` (keys and
 documents), ``compile`` (lookups to index reads), ``plans`` (+ ``queries``,
@@ -14,13 +16,14 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ...backend import Backend, Plans, register
 from ...run import DIRECT, Plan
+from . import hash_plans as _hash_plans
 from . import plans as _plans
 from .commands import Command, Pipeline
 
 if TYPE_CHECKING:
     from ...spec import ModelSpec
 
-__all__ = ["COMMANDS", "REDIS", "RedisPlans"]
+__all__ = ["COMMANDS", "REDIS", "REDIS_HASH", "HashPlans", "RedisPlans"]
 
 M = TypeVar("M")
 
@@ -49,5 +52,33 @@ REDIS: Backend[RedisPlans] = register(
         connection_options=("__redis__", "__redis_client__"),
         keys=frozenset({"client_uuid"}),
         capabilities=frozenset({"indexes", "expiry", "reindex"}),
+    )
+)
+
+
+class HashPlans(Plans, Protocol):
+    """The common plans, plus ``delete_all`` (drop the hash)."""
+
+    def delete_all(self, spec: ModelSpec[M], /) -> Plan[int]:
+        """``Model.delete_all()``."""
+        ...
+
+
+_hash_checked: HashPlans = _hash_plans
+
+REDIS_HASH: Backend[HashPlans] = register(
+    Backend(
+        name="redis_hash",
+        plans=_hash_checked,
+        session=DIRECT,
+        drivers=".backends.redis.driver_redis",
+        default_url="redis://localhost:6379/0",
+        env="PERSIST_REDIS_URL",
+        connection_options=("__redis__", "__redis_client__"),
+        options=("__set_key__",),
+        keys=frozenset({"client_uuid"}),
+        capabilities=frozenset({"class_expiry"}),
+        check=_hash_plans.check,
+        connection="redis",
     )
 )

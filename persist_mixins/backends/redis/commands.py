@@ -61,12 +61,25 @@ REPLIES: dict[str, str] = {
     "EVAL": "the script's reply as Redis returns it (int, bytes, list)",
     "EVALSHA": "as EVAL; ScriptMissing is raised when the server lacks the script",
     "SCRIPT": "SCRIPT LOAD: the sha1 as str or bytes",
+    "HGET": "bytes, or None when the field (or the hash) is absent",
+    "HSET": "int: fields added (not updated)",
+    "HDEL": "int: fields removed",
+    "HLEN": "int: fields in the hash",
+    "HEXISTS": "int: 1 when the field exists, else 0",
+    "HSCAN": "[cursor: int, [field, value, field, value, ...] as bytes]",
 }
 
 
 def _scan(reply: Any) -> list[Any]:
     cursor, keys = reply
     return [int(cursor), list(keys)]
+
+
+def _hscan(reply: Any) -> list[Any]:
+    cursor, pairs = reply
+    if isinstance(pairs, dict):  # redis-py's callback turns the pairs into a dict
+        pairs = [item for pair in pairs.items() for item in pair]
+    return [int(cursor), list(pairs)]
 
 
 def _flag(reply: Any) -> Any:
@@ -79,6 +92,8 @@ def _written(reply: Any) -> Any:
 
 _NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "SCAN": _scan,
+    "HSCAN": _hscan,
+    "HEXISTS": _flag,
     "SET": _written,
     "PEXPIRE": _flag,
     "PERSIST": _flag,

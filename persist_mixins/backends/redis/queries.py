@@ -17,7 +17,7 @@ from typing import Any
 
 from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound
 from ...lookups import Condition, evaluate, matches
-from ...query import QueryState, sort_objects
+from ...query import QueryState, describe, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
@@ -233,7 +233,7 @@ def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
         if obj is not None and matches(spec, state.conditions, obj):
             return obj
         if certain:
-            raise NotFound(f"{spec.name} matching {_describe(state)} not found")
+            raise NotFound(f"{spec.name} matching {describe(state)} not found")
     return (yield from match_for_values(spec, state))
 
 
@@ -241,9 +241,9 @@ def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
     found = yield from collect(_source(spec, state.conditions), limit=2)
     if not found:
-        raise NotFound(f"{spec.name} matching {_describe(state)} not found")
+        raise NotFound(f"{spec.name} matching {describe(state)} not found")
     if len(found) > 1:
-        raise MultipleFound(f"{spec.name}: more than one object matches {_describe(state)}")
+        raise MultipleFound(f"{spec.name}: more than one object matches {describe(state)}")
     return found[0][1]
 
 
@@ -347,8 +347,3 @@ def reindex(spec: ModelSpec[Any]) -> Plan[int]:
         done += len(moves)
         logger.info("%s.reindex(): %d objects indexed (moved from the unindexed layout)", spec.name, done)
     return done
-
-
-def _describe(state: QueryState) -> str:
-    parts = [f"{'__'.join(c.path)}{'' if c.op == 'eq' else '__' + c.op}={c.value!r}" for c in state.conditions]
-    return "(" + ", ".join(parts) + ")"

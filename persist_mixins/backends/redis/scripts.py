@@ -15,7 +15,11 @@ from typing import Any
 
 from .commands import Command
 
-__all__ = ["DELETE", "EXPIRE", "PURGE", "SAVE", "Script"]
+__all__ = ["BY_SHA", "DELETE", "EXPIRE", "HASH_UPDATE", "PURGE", "SAVE", "Script"]
+
+
+#: Every script of the backend by its SHA1 (filled as scripts are defined).
+BY_SHA: dict[str, Script] = {}
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Script:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sha", hashlib.sha1(self.source.encode()).hexdigest())
+        BY_SHA[self.sha] = self  # so a plan can resend the source of any script the server lacks
 
     def evalsha(self, keys: Sequence[Any], args: Sequence[Any]) -> Command:
         """The EVALSHA command for these keys and arguments."""
@@ -135,4 +140,18 @@ PURGE = Script(
     "  redis.call('ZREM', KEYS[1], pk)\n"
     "end\n"
     "return {n, #pks}\n"
+)
+
+#: Query update() on the hash layout: writes fields of one hash only where they still exist
+#: (an object deleted meanwhile is not resurrected).  KEYS: the hash.  ARGV: field, value,
+#: field, value ...  Returns how many were written.
+HASH_UPDATE = Script(
+    "local n = 0\n"
+    "for i = 1, #ARGV, 2 do\n"
+    "  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then\n"
+    "    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n"
 )

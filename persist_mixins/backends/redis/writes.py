@@ -28,7 +28,6 @@ __all__ = [
 BATCH = 1000
 #: ``px`` value meaning "keep the object's current TTL".
 KEEP = "KEEP"
-_BY_SHA = {s.sha: s for s in (scripts.SAVE, scripts.DELETE, scripts.EXPIRE, scripts.PURGE)}
 
 
 def _payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
@@ -112,7 +111,7 @@ def send(command: Command) -> Plan[Any]:
     except ScriptMissing:
         if command.args[0] != "EVALSHA":
             raise
-    script = _BY_SHA[command.args[1]]
+    script = scripts.BY_SHA[command.args[1]]
     return (yield Command(("EVAL", script.source, *command.args[2:])))
 
 
@@ -127,5 +126,5 @@ def send_batch(commands: Sequence[Command], transaction: bool = False) -> Plan[l
     except ScriptMissing:
         pass
     for sha in {c.args[1] for c in commands if c.args[0] == "EVALSHA"}:
-        yield _BY_SHA[sha].load()
+        yield scripts.BY_SHA[sha].load()
     return (yield pipeline)  # type: ignore[no-any-return]

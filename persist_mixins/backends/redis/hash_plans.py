@@ -1,0 +1,333 @@
+"""Plans of ``HashRedisMixin``: every object of a model one field of one Redis HASH (redis-schematics' layout).
+
+The hash is ``{prefix}`` (or what the model's ``__set_key__`` property says, e.g. one hash
+per tenant); the field is ``{prefix}:{pk}`` and its value the object's JSON document,
+byte for byte what redis-schematics' ``HashRedisMixin`` wrote, so data moves both ways.
+
+Redis expires keys, not hash fields (before Redis 7.4, and this library does not
+depend on 7.4): ``__expire__`` is the TTL of the whole hash, renewed by every write,
+and a per-object expiry (``set(expire=)``, ``expire()``, ``persist()``) is refused
+with :class:`~persist_mixins.errors.ConfigurationError` before anything is written.
+Reads walk the hash with ``HSCAN`` (memory bounded by a batch), checking every
+condition on the decoded objects; there are no secondary indexes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ... import pk_plans
+from ...binding import spec_of
+from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound, ValidationError
+from ...lookups import Condition, matches
+from ...query import QueryState, describe, sort_objects
+from ...run import Emit, Plan, collect, window
+from ...spec import ModelSpec
+from .commands import Command, Pipeline
+from .compile import pk_from_conditions
+from .queries import load
+from .schema import encode, key_for
+from .scripts import HASH_UPDATE
+from .writes import send
+
+__all__ = [
+    "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
+    "match", "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
+    "select_pairs", "ttl", "update_where",
+]  # fmt: skip
+
+#: Fields per HSCAN step, and field/value pairs per HSET.
+SCAN_COUNT = 1000
+BATCH = 1000
+
+
+def _prefix_of(obj: Any) -> str:
+    return spec_of(type(obj)).options.key_prefix
+
+
+#: The hash of every object of a model, unless the model overrides ``__set_key__`` (redis-schematics'
+#: hook: a property, e.g. one hash per tenant, ``return self.__key_pattern__(self.tenant)``).
+DEFAULT_SET_KEY = property(_prefix_of, doc="The Redis hash this object is stored in (default: the key prefix).")
+
+
+def _refuse_expiry(spec: ModelSpec[Any], what: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{spec.name}.{what}: a HashRedisMixin object shares the expiry of its hash (Redis expires keys, not hash "
+        f"fields); set {spec.name}.__expire__ for the whole hash, or use SimpleRedisMixin for per-object TTLs"
+    )
+
+
+def hash_key(spec: ModelSpec[Any], obj: Any) -> str:
+    """The hash an object lives in: its ``__set_key__`` (the key prefix unless the model says otherwise)."""
+    key = getattr(obj, "__set_key__", None)
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError(f"{spec.name}.__set_key__ must give a non-empty string, not {key!r}")
+    return key
+
+
+def _query_key(spec: ModelSpec[Any], values: Mapping[str, Any]) -> str:
+    """The hash a query reads: the prefix, or a dynamic ``__set_key__`` computed on an object of these values.
+
+    The object is built from the lookups' values (the model's defaults filling the rest);
+    a model whose constructor needs more gets a bare instance with just those attributes.
+    """
+    if inspect.getattr_static(spec.cls, "__set_key__", DEFAULT_SET_KEY) is DEFAULT_SET_KEY:
+        return spec.options.key_prefix
+    try:
+        probe = spec.adapter.load(dict(values))
+    except Exception:  # noqa: BLE001 - a constructor that needs more fields: try a bare instance
+        probe = object.__new__(spec.cls)
+        for name, value in values.items():
+            object.__setattr__(probe, name, value)
+    try:
+        return hash_key(spec, probe)
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"{spec.name}: its __set_key__ depends on field values, and {dict(values)!r} does not give them "
+            f"({exc}); name the fields the key is built from in the lookups (e.g. filter(tenant=...))"
+        ) from exc
+
+
+def _state_key(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> str:
+    eq = {c.path[0]: c.value for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
+    return _query_key(spec, eq)
+
+
+def _pk_key(spec: ModelSpec[Any], pk: Any) -> str:
+    return _query_key(spec, {spec.pk_field: pk} if spec.pk_field else {})
+
+
+def _require_pk(spec: ModelSpec[Any], obj: Any) -> str:
+    pk = spec.pk_of(obj)
+    if pk is None:
+        raise NotFound(f"{spec.name} object has no pk: it was never saved")
+    return pk
+
+
+def _field_and_value(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
+    pk = spec.fill_pk(obj)
+    field = spec.pk_field
+    if field is not None and data.get(field) in (None, ""):
+        value = getattr(obj, field)
+        data[field] = value if isinstance(value, int) else str(value)
+    return key_for(spec, pk), encode(spec, data)
+
+
+def _write(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
+    """HSET every object into its hash (validated first), renewing each hash's TTL, atomically per batch."""
+    dumped = [spec.dump(obj) for obj in objs]  # ValidationError before any write
+    for obj in objs:
+        spec.check_pk(obj)
+    by_hash: dict[str, list[Any]] = {}
+    for obj, data in zip(objs, dumped, strict=True):
+        field, value = _field_and_value(spec, obj, data)
+        by_hash.setdefault(hash_key(spec, obj), []).extend((field, value))
+    px = spec.options.expire_ms
+    commands: list[Command] = []
+    for key, pairs in by_hash.items():
+        for start in range(0, len(pairs), 2 * BATCH):
+            commands.append(Command(("HSET", key, *pairs[start : start + 2 * BATCH])))
+        if px is not None:
+            commands.append(Command(("PEXPIRE", key, px)))
+    if len(commands) == 1:
+        yield commands[0]
+    elif commands:
+        yield Pipeline(tuple(commands), transaction=True)
+
+
+def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
+    """``obj.set()``: one HSET (and the hash's PEXPIRE, in one MULTI) of the validated object."""
+    if expire is not None:
+        raise _refuse_expiry(spec, "set(expire=...)")
+    yield from _write(spec, [obj])
+    return obj
+
+
+def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
+    """``set_many()``: every object validated first, then one HSET per hash (per 1,000 objects)."""
+    if expire is not None:
+        raise _refuse_expiry(spec, "set_many(expire=...)")
+    items = list(objs)
+    for obj in items:
+        if not isinstance(obj, spec.cls):
+            raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
+    yield from _write(spec, items)
+    return items
+
+
+def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
+    """Read one object by pk (HGET); None when absent."""
+    field = key_for(spec, str(pk))
+    raw = yield Command(("HGET", _pk_key(spec, pk), field))
+    return None if raw is None else load(spec, field, raw)
+
+
+def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
+    """``match_for_pk(pk)``: the object, or NotFound."""
+    return (yield from pk_plans.match_for_pk(fetch, spec, pk))
+
+
+def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
+    """``obj.refresh()``: reload in place from the object's own hash; NotFound when gone."""
+    field = key_for(spec, _require_pk(spec, obj))
+    raw = yield Command(("HGET", hash_key(spec, obj), field))
+    if raw is None:
+        raise NotFound(f"{spec.name} with pk {_require_pk(spec, obj)!r} not found (deleted, or its hash expired)")
+    spec.adapter.assign(obj, load(spec, field, raw))
+    return obj
+
+
+def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
+    """``obj.delete()``: HDEL; True when the object was stored."""
+    pk = spec.pk_of(obj)
+    if pk is None:
+        return False
+    return bool((yield Command(("HDEL", hash_key(spec, obj), key_for(spec, pk)))))
+
+
+def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
+    """``obj.expire()``: refused (the hash expires as a whole)."""
+    yield from ()  # a plan (a generator) that refuses when run, as other plans raise their errors
+    raise _refuse_expiry(spec, "expire()")
+
+
+def persist(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
+    """``obj.persist()``: refused (the hash expires as a whole)."""
+    yield from ()
+    raise _refuse_expiry(spec, "persist()")
+
+
+def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
+    """``obj.ttl()``: the seconds left on the object's hash, None when it never expires; NotFound when absent."""
+    pk = _require_pk(spec, obj)
+    key = hash_key(spec, obj)
+    stored, ms = yield Pipeline((Command(("HEXISTS", key, key_for(spec, pk))), Command(("PTTL", key))))
+    if not stored or ms == -2:
+        raise NotFound(f"{spec.name} with pk {pk!r} not found (deleted, or its hash expired)")
+    return None if ms == -1 else ms / 1000
+
+
+def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
+    """``purge_expired()``: nothing to purge (Redis drops an expired hash whole, with nothing left behind)."""
+    yield from ()
+    return 0
+
+
+def _scan(spec: ModelSpec[Any], key: str, conditions: tuple[Condition, ...]) -> Plan[None]:
+    """Stream ``(field, obj)`` for every object of one hash meeting the conditions, by HSCAN."""
+    cursor: Any = 0
+    seen: set[Any] = set()
+    while True:
+        cursor, flat = yield Command(("HSCAN", key, cursor, "COUNT", SCAN_COUNT))
+        for at in range(0, len(flat), 2):
+            field, raw = flat[at], flat[at + 1]
+            if field in seen:  # HSCAN may return a field twice
+                continue
+            seen.add(field)
+            obj = load(spec, field, raw)
+            if matches(spec, conditions, obj):
+                yield Emit((field, obj))
+        if int(cursor) == 0:
+            return
+
+
+def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
+    """Stream ``(field, obj)`` pairs of a query, honouring ordering, offset and limit."""
+    pk, certain = pk_from_conditions(spec, state.conditions)
+    if pk is not None and certain:
+        obj = yield from fetch(spec, pk)
+        found = [] if obj is None or not matches(spec, state.conditions, obj) else [(key_for(spec, pk), obj)]
+        for pair in state.window(found):
+            yield Emit(pair)
+        return
+    if state.limit == 0:
+        return
+    source = _scan(spec, _state_key(spec, state.conditions), state.conditions)
+    if not state.ordering:
+        yield from window(source, state.offset, state.limit)
+        return
+    pairs = yield from collect(source)
+    sort_objects(spec, pairs, state.ordering, key=lambda pair: pair[1])
+    for pair in state.window(pairs):
+        yield Emit(pair)
+
+
+def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match(**lookups)``: exactly one object; a pinned pk is one HGET, every other condition still checked."""
+    pk, certain = pk_from_conditions(spec, state.conditions)
+    if pk is not None:
+        obj = yield from fetch(spec, pk)
+        if obj is not None and matches(spec, state.conditions, obj):
+            return obj
+        if certain:
+            raise NotFound(f"{spec.name} matching {describe(state)} not found")
+    return (yield from match_for_values(spec, state))
+
+
+def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
+    found = yield from collect(_scan(spec, _state_key(spec, state.conditions), state.conditions), limit=2)
+    if not found:
+        raise NotFound(f"{spec.name} matching {describe(state)} not found")
+    if len(found) > 1:
+        raise MultipleFound(f"{spec.name}: more than one object matches {describe(state)}")
+    return found[0][1]
+
+
+def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
+    """``count()``: HLEN without conditions, else the matches counted."""
+    if not state.conditions and not state.offset and state.limit is None:
+        return int((yield Command(("HLEN", _state_key(spec, ())))))
+    return len((yield from collect(select_pairs(spec, state))))
+
+
+def exists(spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
+    """``exists()``: stops at the first match."""
+    return bool((yield from collect(select_pairs(spec, state), limit=1)))
+
+
+def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
+    """Query ``delete()``: HDEL every match; returns how many were removed."""
+    key = _state_key(spec, state.conditions)
+    fields = [field for field, _ in (yield from collect(select_pairs(spec, state)))]
+    removed = 0
+    for start in range(0, len(fields), BATCH):
+        removed += yield Command(("HDEL", key, *fields[start : start + BATCH]))
+    return removed
+
+
+def delete_all(spec: ModelSpec[Any]) -> Plan[int]:
+    """``delete_all()``: drop the model's hash; 1 when there was one, 0 otherwise (as redis-schematics)."""
+    return int((yield Command(("DEL", _state_key(spec, ())))))
+
+
+def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+    """Query ``update(**values)``: every match validated, then written only where it still exists."""
+    for name in values:
+        if name not in spec.fields:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+    key = _state_key(spec, state.conditions)
+    objs = [obj for _, obj in (yield from collect(select_pairs(spec, state)))]
+    for obj in objs:
+        for name, value in values.items():
+            spec.adapter.set_field(obj, name, value)
+    pairs: list[Any] = []
+    for obj, data in zip(objs, [spec.dump(obj) for obj in objs], strict=True):  # all validated first
+        pairs.extend(_field_and_value(spec, obj, data))
+    written = 0
+    for start in range(0, len(pairs), 2 * BATCH):
+        written += int((yield from send(HASH_UPDATE.evalsha([key], pairs[start : start + 2 * BATCH]))))
+    return written
+
+
+def check(cls: type) -> None:
+    """Class-creation check: no secondary indexes on the hash layout."""
+    if getattr(cls, "__indexes__", None):
+        raise ConfigurationError(
+            f"{cls.__name__}.__indexes__: HashRedisMixin keeps no secondary indexes (every read walks the hash); "
+            "use SimpleRedisMixin for indexed lookups"
+        )

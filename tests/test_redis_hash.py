@@ -1,0 +1,219 @@
+"""HashRedisMixin against the real Redis: redis-schematics' hash layout, both ways, and what the layout refuses."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis_schematics
+from schematics import models, types
+
+import persist_mixins
+import persist_mixins.asyncio
+from persist_mixins import ConfigurationError, HashRedisMixin, NotFound, ValidationError
+from persist_mixins.patches import patch_json
+
+
+@pytest.fixture
+def hashes(redis_client: redis.Redis, prefix: str) -> Iterator[list[str]]:
+    """Hash keys a test writes (deleted afterwards, with the prefix's other keys)."""
+    keys: list[str] = []
+    yield keys
+    for key in keys:
+        redis_client.delete(key)
+
+
+def schematics_pair(prefix: str, client: redis.Redis, expire: int | None = None) -> tuple[type, type]:
+    """The same Schematics model on persist_mixins' and redis-schematics' HashRedisMixin, sharing one hash."""
+    name = prefix.replace(":", "_")
+    fields = {
+        "pk": types.StringType(), "id": types.IntType(required=True), "name": types.StringType(),
+        "created": types.DateTimeType(), "price": types.DecimalType(), "tags": types.ListType(types.StringType()),
+        "ok": types.BooleanType(), "ratio": types.FloatType(), "day": types.DateType(),
+    }  # fmt: skip
+    ours = type(name, (models.Model, HashRedisMixin), {"__redis__": client, "__expire__": expire, **fields})
+    theirs_fields = {"__redis_client__": client, "__expire__": expire, **fields}
+    theirs = type(name, (models.Model, redis_schematics.HashRedisMixin), theirs_fields)
+    return ours, theirs
+
+
+SAMPLE = {
+    "id": 123, "name": "Bar", "created": dt.datetime(2030, 1, 2, 3, 4, 5), "price": "1.50",
+    "tags": ["a", "b"], "ok": True, "ratio": 0.5, "day": dt.date(2030, 1, 2),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("expire", [None, 120])
+def test_redis_schematics_reads_what_we_write(
+    expire: int | None, redis_client: redis.Redis, prefix: str, hashes: list[str]
+) -> None:
+    """What HashRedisMixin writes, redis-schematics 0.3.1 reads back: every field type, with or without TTL."""
+    ours, theirs = schematics_pair(prefix, redis_client, expire)
+    hashes.append(ours.__name__)
+    ours(SAMPLE).set()
+    back = theirs.match_for_pk("123")
+    assert back.to_primitive() == ours(SAMPLE).to_primitive() | {"pk": "123"}
+    assert redis_client.ttl(ours.__name__) == (expire if expire else -1) or redis_client.ttl(ours.__name__) > 100
+
+
+@pytest.mark.parametrize("expire", [120])  # 0.3.1 cannot write without one: it sends EXPIRE key None
+def test_we_read_what_redis_schematics_writes(
+    expire: int | None, redis_client: redis.Redis, prefix: str, hashes: list[str]
+) -> None:
+    """An object written by redis-schematics' HashRedisMixin is found by pk, by values and in queries."""
+    ours, theirs = schematics_pair(prefix, redis_client, expire)
+    hashes.append(ours.__name__)
+    theirs(SAMPLE).set()
+    assert ours.match_for_pk("123").to_primitive() == theirs.match_for_pk("123").to_primitive()
+    assert ours.match(name="Bar").id == 123
+    assert [o.id for o in ours.filter(price__gte=1)] == [123]
+    assert ours.count() == 1
+
+
+def test_dynamic_set_key_spreads_objects_over_hashes(redis_client: redis.Redis, prefix: str, hashes: list[str]) -> None:
+    """A ``__set_key__`` property (one hash per tenant) picks the hash of writes, and of queries naming the tenant."""
+
+    @dataclasses.dataclass
+    class Order(HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+        tenant: str = "acme"
+        total: int = 0
+
+        @property
+        def __set_key__(self) -> str:
+            return self.__key_pattern__(self.tenant)
+
+    hashes.extend([f"{prefix}:acme", f"{prefix}:globex"])
+    Order.set_many([Order("1", "acme", 5), Order("2", "globex", 7), Order("3", "acme", 9)])
+    assert redis_client.hlen(f"{prefix}:acme") == 2 and redis_client.hlen(f"{prefix}:globex") == 1
+    assert [o.id for o in Order.filter(tenant="acme").order_by("total")] == ["1", "3"]
+    assert Order.filter(tenant="globex").count() == 1
+    assert Order.match(tenant="globex", total=7).id == "2"
+    order = Order("3", "acme")
+    assert order.refresh().total == 9
+    assert order.delete() and redis_client.hlen(f"{prefix}:acme") == 1
+
+
+def test_per_object_expiry_is_refused_before_any_write(redis_client: redis.Redis, prefix: str) -> None:
+    """set(expire=), expire() and persist() are ConfigurationErrors: the hash expires as a whole; nothing is written."""
+
+    @dataclasses.dataclass
+    class Cone(HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+
+    with pytest.raises(ConfigurationError, match=r"shares the expiry of its hash.*__expire__"):
+        Cone("a").set(expire=5)
+    assert not redis_client.exists(prefix)
+    cone = Cone("a").set()
+    for call in (lambda: cone.expire(5), cone.persist):
+        with pytest.raises(ConfigurationError, match="shares the expiry of its hash"):
+            call()
+    assert cone.ttl() is None
+    redis_client.delete(prefix)
+
+
+def test_class_expire_is_the_hash_ttl_renewed_by_every_write(redis_client: redis.Redis, prefix: str) -> None:
+    """``__expire__`` sets the TTL of the whole hash on each write; ttl() reports it; a deleted object is NotFound."""
+
+    @dataclasses.dataclass
+    class Cone(HashRedisMixin):
+        __key_prefix__ = prefix
+        __expire__ = 30
+        id: str
+
+    cone = Cone("a").set()
+    redis_client.pexpire(prefix, 1000)
+    Cone("b").set()
+    assert 29 < cone.ttl() <= 30  # type: ignore[operator]
+    cone.delete()
+    with pytest.raises(NotFound):
+        cone.ttl()
+    redis_client.delete(prefix)
+
+
+def test_indexes_are_refused_at_class_creation() -> None:
+    """``__indexes__`` on the hash layout fails when the class is created, saying to use SimpleRedisMixin."""
+    with pytest.raises(ConfigurationError, match=r"HashRedisMixin keeps no secondary indexes.*SimpleRedisMixin"):
+        type("Cone", (HashRedisMixin,), {"__annotations__": {"id": str, "n": int}, "__indexes__": ("n",)})
+
+
+def test_update_never_resurrects_and_invalid_data_writes_nothing(redis_client: redis.Redis, prefix: str) -> None:
+    """Query update() writes only objects still stored, after validating every one; set_many is all or nothing."""
+
+    @dataclasses.dataclass
+    class Cone(HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+        n: int = 0
+
+    Cone.set_many([Cone("a", 1), Cone("b", 1)])
+    query = Cone.filter(n=1)
+    assert len(query) == 2
+    redis_client.hdel(prefix, f"{prefix}:b")  # deleted by someone else after the read
+    assert query.update(n=2) == 1
+    assert redis_client.hkeys(prefix) == [f"{prefix}:a".encode()]
+    with pytest.raises(ValidationError):
+        Cone.set_many([Cone("c", 1), Cone("d", "x")])  # type: ignore[arg-type]
+    assert redis_client.hlen(prefix) == 1
+    assert Cone.delete_all() == 1 and Cone.delete_all() == 0
+
+
+def test_large_hashes_are_read_in_batches(redis_client: redis.Redis, prefix: str) -> None:
+    """Thousands of objects in one hash: count is one HLEN, filters walk it by HSCAN and see each object once."""
+
+    @dataclasses.dataclass
+    class Cone(HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+        n: int = 0
+
+    Cone.set_many([Cone(str(i), i % 10) for i in range(2500)])
+    assert Cone.count() == 2500
+    assert Cone.filter(n=3).count() == 250
+    assert len({c.id for c in Cone.all()}) == 2500
+    assert Cone.filter(n__gte=5).delete() == 1250
+    redis_client.delete(prefix)
+
+
+async def test_asyncio_hash_mixin_has_the_same_behaviour(redis_client: redis.Redis, prefix: str) -> None:
+    """The asyncio HashRedisMixin writes the same layout and answers the same calls, awaited."""
+
+    @dataclasses.dataclass
+    class Cone(persist_mixins.asyncio.HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+        n: int = 0
+
+    await Cone.set_many([Cone("a", 1), Cone("b", 2)])
+    assert json.loads(redis_client.hget(prefix, f"{prefix}:a")) == {"id": "a", "n": 1}  # type: ignore[arg-type]
+    assert (await Cone.match(n=2)).id == "b"
+    assert [c.id async for c in Cone.filter(n__gte=1).order_by("-n")] == ["b", "a"]
+    assert await Cone.filter(n=1).update(n=5) == 1
+    assert (await Cone.match_for_pk("a")).n == 5
+    assert await Cone.delete_filter(n=5) == 1
+    assert await Cone.delete_all() == 1
+    await persist_mixins.asyncio.close()
+
+
+def test_patch_json_serializes_queries_and_models(prefix: str, redis_client: redis.Redis) -> None:
+    """After patch_json(), json.dumps takes a query (a list of documents) and a model, as redis-schematics' did."""
+
+    @dataclasses.dataclass
+    class Cone(HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+        n: int = 0
+
+    Cone("a", 1).set()
+    patch_json()
+    patch_json()  # idempotent
+    assert json.dumps(Cone.all()) == '[{"id": "a", "n": 1}]'
+    assert json.dumps(Cone("b")) == '{"id": "b", "n": 0}'
+    assert Cone.all() == [Cone("a", 1)] and Cone.filter(n=2) == []
+    redis_client.delete(prefix)

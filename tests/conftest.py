@@ -1,38 +1,49 @@
-"""Shared fixtures: the test Redis, and one model per library, sync and asyncio.
+"""Shared fixtures: the test servers, and the stores and models the suites run against.
 
-Tests run against a real Redis, database 15 unless ``PERSIST_TEST_REDIS_URL``
-says otherwise.  Every test gets its own key prefix and the keys under it are
-deleted afterwards; no database is ever flushed.  The ``api`` fixture runs a
-test body once per (model library x flavour): sync calls return values, async
-calls return awaitables, and ``api.run`` / ``api.items`` hide the difference.
+Tests run against a real Redis (database 15 unless ``PERSIST_TEST_REDIS_URL`` says
+otherwise) and a real PostgreSQL (``PERSIST_TEST_POSTGRES_URL``).  Every test gets
+its own key prefix or tables, deleted or dropped afterwards; no database is flushed.
+
+The behaviour suite (``tests/behaviour/``) asks for ``api`` (an IceCream model of one
+library) or ``store`` (its own models): each runs once per backend x flavour
+(x model library for ``api``): Redis sync and asyncio, PostgreSQL psycopg sync and
+asyncio, and aiopg on two libraries.  A test marked ``@pytest.mark.needs("expiry")``
+runs on every backend whose ``capabilities`` declare it and is skipped, naming the
+capability, on the others; ``@pytest.mark.flavours("sync")`` keeps only those flavours.
+Backend modules ask for ``redis_api`` or ``pg_api``, the same thing on one backend.
+Sync calls return values, async calls awaitables: ``run`` / ``items`` hide the difference.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import datetime as dt
-import decimal
 import inspect
 import os
+import typing
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import attrs
-import pydantic
 import pytest
 import redis
-from schematics import models, types
-from schematics.types import compound
 
 import persist_mixins
 import persist_mixins.asyncio
+from persist_mixins.backend import Backend, Capability
+from persist_mixins.backends.postgres import POSTGRES
+from persist_mixins.backends.redis import REDIS
 from persist_mixins.backends.redis.schema import escape_glob
 
+from . import models
+
 REDIS_URL = os.environ.get("PERSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-KINDS = ("schematics", "pydantic", "dataclasses", "attrs", "plain")
-FLAVOURS = ("sync", "async")
+PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS: dict[str, Backend[Any]] = {"redis": REDIS, "postgres": POSTGRES}
+CAPABILITIES = frozenset(typing.get_args(Capability))
+
+
+# -- the servers, behind the library's back -------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -57,138 +68,133 @@ def prefix(request: pytest.FixtureRequest, redis_client: redis.Redis) -> Iterato
             redis_client.delete(*keys[start : start + 1000])
 
 
-# -- one model per library ---------------------------------------------------------------
+@pytest.fixture(scope="session")
+def pg_conn() -> Iterator[Any]:
+    """A raw autocommit psycopg connection to the test database, for setup and looking behind the library."""
+    import psycopg
 
-FIELDS = ("id", "flavour", "amount_kg", "best_before", "ratio", "fresh", "made_on", "price", "ref", "tags", "extra")
-
-
-class SchematicsGrommet(models.Model):
-    weight = types.IntType()
-
-
-class PydanticGrommet(pydantic.BaseModel):
-    weight: int | None = None
+    conn = psycopg.connect(PG_URL, autocommit=True)
+    persist_mixins.configure(postgres=PG_URL)
+    yield conn
+    conn.close()
 
 
-def _schematics(mixin: type, prefix: str, options: dict[str, Any]) -> Any:
-    Grommet = SchematicsGrommet
-    attrs_ = {
-        "__key_prefix__": prefix,
-        **options,
-        "id": types.StringType(),
-        "flavour": types.StringType(),
-        "amount_kg": types.IntType(),
-        "best_before": types.DateTimeType(),
-        "ratio": types.FloatType(),
-        "fresh": types.BooleanType(),
-        "made_on": types.DateType(),
-        "price": types.DecimalType(),
-        "ref": types.UUIDType(),
-        "tags": compound.ListType(types.StringType()),
-        "extra": compound.DictType(types.StringType()),
-        "grommet": compound.ModelType(Grommet),
-    }
-    cls = type(models.Model)("IceCream", (models.Model, mixin), attrs_)
-    return cls, lambda **kw: cls(kw), Grommet
+def pg_table_name(prefix: str) -> str:
+    """A table name from a test prefix (``pmtest_ab12:exp`` -> ``pmtest_ab12_exp``)."""
+    return "".join(ch if ch.isalnum() else "_" for ch in prefix)
 
 
-def _pydantic(mixin: type, prefix: str, options: dict[str, Any]) -> Any:
-    cls = _build("", PydanticGrommet, mixin, prefix, options, bases="mixin, pydantic.BaseModel")
-    return cls, lambda **kw: cls(**kw), PydanticGrommet
+# -- stores and models ------------------------------------------------------------------------
 
 
-def _annotated_body(decorator: str, nested: str, bases: str) -> str:
-    return (
-        f"{decorator}\n"
-        f"class IceCream({bases}):\n"
-        "    id: str | None = None\n    flavour: str | None = None\n    amount_kg: int | None = None\n"
-        "    best_before: dt.datetime | None = None\n    ratio: float | None = None\n"
-        "    fresh: bool | None = None\n    made_on: dt.date | None = None\n"
-        "    price: decimal.Decimal | None = None\n    ref: uuid.UUID | None = None\n"
-        "    tags: list[str] | None = None\n    extra: dict[str, str] | None = None\n"
-        f"    grommet: {nested} | None = None\n"
-    )
+class Store:
+    """One backend in one flavour: the mixin models inherit, test-private storage, sync/async helpers.
 
+    ``conn`` is the raw client of :func:`redis_client` or :func:`pg_conn`; ``pool`` an aiopg
+    pool the models are given (flavour ``aiopg``).
+    """
 
-def _build(
-    decorator: str, nested: type, mixin: type, prefix: str, options: dict[str, Any], bases: str = "mixin"
-) -> Any:
-    namespace: dict[str, Any] = {"__key_prefix__": prefix, **options}
-    body = _annotated_body(decorator, nested.__name__, bases)
-    for key in namespace:
-        body += f"    {key} = ns[{key!r}]\n"
-    exec_ns: dict[str, Any] = {}
-    exec(body, {**globals(), "mixin": mixin, "ns": namespace}, exec_ns)
-    return exec_ns["IceCream"]
-
-
-@dataclasses.dataclass
-class DataGrommet:
-    weight: int | None = None
-
-
-@attrs.define
-class AttrsGrommet:
-    weight: int | None = None
-
-
-def _dataclasses(mixin: type, prefix: str, options: dict[str, Any]) -> Any:
-    cls = _build("@dataclasses.dataclass", DataGrommet, mixin, prefix, options)
-    return cls, lambda **kw: cls(**kw), DataGrommet
-
-
-def _attrs(mixin: type, prefix: str, options: dict[str, Any]) -> Any:
-    cls = _build("@attrs.define", AttrsGrommet, mixin, prefix, options)
-    return cls, lambda **kw: cls(**kw), AttrsGrommet
-
-
-def _plain(mixin: type, prefix: str, options: dict[str, Any]) -> Any:
-    cls = _build("", DataGrommet, mixin, prefix, options)
-
-    def new(**kw: Any) -> Any:
-        obj = cls()
-        for key, value in kw.items():
-            setattr(obj, key, value)
-        return obj
-
-    return cls, new, DataGrommet
-
-
-BUILDERS = {
-    "schematics": _schematics,
-    "pydantic": _pydantic,
-    "dataclasses": _dataclasses,
-    "attrs": _attrs,
-    "plain": _plain,
-}
-
-
-class Api:
-    """One (library, flavour) combination, with helpers that hide sync/async differences."""
-
-    def __init__(self, kind: str, flavour: str, prefix: str) -> None:
-        self.kind = kind
+    def __init__(self, backend: str, flavour: str, prefix: str, conn: Any, pool: Any = None) -> None:
+        self.backend = backend
         self.flavour = flavour
         self.prefix = prefix
-        self.mixin = persist_mixins.SimpleRedisMixin if flavour == "sync" else persist_mixins.asyncio.SimpleRedisMixin
-        self.Model, self.new, self.Grommet = self.model()
+        self.conn, self.pool = conn, pool
+        self.capabilities: frozenset[str] = BACKENDS[backend].capabilities
+        module: Any = persist_mixins if flavour == "sync" else persist_mixins.asyncio
+        self.mixin: type = module.SimpleRedisMixin if backend == "redis" else module.PgRowMixin
+        self.tables: list[str] = []
 
-    def model(self, suffix: str = "", **options: Any) -> Any:
-        """Build a fresh IceCream model class for this library (options as class attributes)."""
-        return BUILDERS[self.kind](self.mixin, self.prefix + suffix, options)
+    def place(self, suffix: str = "") -> dict[str, Any]:
+        """Class options that put a model in this test's own storage (``suffix`` tells models apart)."""
+        if self.backend == "redis":
+            return {"__key_prefix__": self.prefix + suffix}
+        options: dict[str, Any] = {"__table__": pg_table_name(self.prefix + suffix)}
+        if self.pool is not None:
+            options["__postgres__"] = self.pool
+        return options
 
-    def variant(self, suffix: str, **options: Any) -> Api:
-        """The same library and flavour with another model (class options given), under ``prefix + suffix``."""
-        other = copy.copy(self)
-        other.prefix = self.prefix + suffix
-        other.Model, other.new, other.Grommet = self.model(suffix, **options)
-        return other
+    def base(self, suffix: str = "") -> type:
+        """A field-less base of this store's mixin: a model class inheriting it lives in this test's storage."""
+        return type("Placed", (self.mixin,), self.place(suffix))
 
-    def grommet(self, weight: int) -> Any:
-        """A nested model instance of this library."""
-        if self.kind == "schematics":
-            return self.Grommet({"weight": weight})
-        return self.Grommet(weight=weight)
+    @property
+    def unreachable(self) -> dict[str, Any]:
+        """A class option naming a server that does not answer (port 1)."""
+        if self.backend == "redis":
+            return {"__redis__": "redis://127.0.0.1:1/0"}
+        return {"__postgres__": "postgresql://postgres@127.0.0.1:1/test"}
+
+    def fail_fast(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make a connection to a server that does not answer fail within a second.
+
+        Redis fails at once; a psycopg pool would wait ``POOL_TIMEOUT`` (10 s) for a connection.
+        """
+        if self.backend == "postgres":
+            from persist_mixins.backends.postgres import driver_psycopg
+
+            monkeypatch.setattr(driver_psycopg, "POOL_TIMEOUT", 0.5)
+
+    def ready(self, cls: type) -> type:
+        """Make ``cls`` usable: on PostgreSQL create its table now (dropped after the test)."""
+        if self.backend == "postgres":
+            from persist_mixins.backends.postgres.schema import table_of
+            from persist_mixins.binding import spec_of
+
+            table = spec_of(cls).options.table
+            if table not in self.tables:
+                self.tables.append(table)
+                self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+                for statement in table_of(spec_of(cls)).create_statements():
+                    self.conn.execute(statement)
+        return cls
+
+    def define(
+        self,
+        kind: str,
+        fields: dict[str, Any],
+        suffix: str = "",
+        *,
+        name: str = "IceCream",
+        defaults: dict[str, Any] | None = None,
+        frozen: bool = False,
+        **options: Any,
+    ) -> Any:
+        """A model of library ``kind`` with ``fields`` (see :func:`models.define`) in this store, ready for use."""
+        cls = models.define(
+            kind,
+            fields,
+            {**self.place(suffix), **options},
+            mixin=self.mixin,
+            name=name,
+            defaults=defaults,
+            frozen=frozen,
+        )
+        return self.ready(cls)
+
+    def raw_exists(self, cls: type, pk: str) -> bool:
+        """Whether the server holds an object of ``cls`` with this pk, read behind the library's back."""
+        from persist_mixins.binding import spec_of
+
+        options = spec_of(cls).options
+        if self.backend == "redis":  # "{prefix}:{pk}", or "{{prefix}}:{pk}" when indexed (a Cluster hash tag)
+            tagged = "{" + options.key_prefix + "}" if options.indexes else options.key_prefix
+            return bool(self.conn.exists(f"{tagged}:{pk}"))
+        column = spec_of(cls).pk_field or "_pk"  # the hidden pk column of a __unique_together__-only model
+        row = self.conn.execute(f'SELECT count(*) FROM "{options.table}" WHERE "{column}" = %s', (pk,)).fetchone()
+        return bool(row[0])
+
+    def raw_count(self, cls: type) -> int:
+        """How many objects of ``cls`` the server holds, expired ones included, read behind the library's back.
+
+        On Redis this counts every key under ``{prefix}:``, so models under a longer prefix count too.
+        """
+        from persist_mixins.binding import spec_of
+
+        options = spec_of(cls).options
+        if self.backend == "redis":
+            tagged = "{" + options.key_prefix + "}" if options.indexes else options.key_prefix
+            return sum(1 for _ in self.conn.scan_iter(match=escape_glob(tagged + ":") + "*", count=1000))
+        return int(self.conn.execute(f'SELECT count(*) FROM "{options.table}"').fetchone()[0])
 
     async def run(self, result: Any) -> Any:
         """Await ``result`` when the flavour is asyncio; return it as is otherwise."""
@@ -202,133 +208,156 @@ class Api:
         """The ids of a query's objects, in order."""
         return [obj.id for obj in await self.items(query)]
 
-
-def values(obj: Any) -> dict[str, Any]:
-    """The persisted field values of an instance, nested grommet as its weight."""
-    out = {name: getattr(obj, name) for name in FIELDS}
-    grommet = obj.grommet
-    out["grommet"] = None if grommet is None else grommet.weight
-    return out
-
-
-@pytest.fixture(params=FLAVOURS)
-def flavour(request: pytest.FixtureRequest) -> str:
-    """sync or async."""
-    return str(request.param)
-
-
-@pytest.fixture(params=KINDS)
-def kind(request: pytest.FixtureRequest) -> str:
-    """The model library under test."""
-    return str(request.param)
-
-
-@pytest.fixture
-async def api(kind: str, flavour: str, prefix: str) -> AsyncIterator[Api]:
-    """A model of ``kind`` with the ``flavour`` mixin, under a test-private key prefix."""
-    yield Api(kind, flavour, prefix)
-    if flavour == "async":
-        await persist_mixins.asyncio.close()
-
-
-def sample(api: Api, **overrides: Any) -> Any:
-    """A fully populated IceCream for ``api``'s library."""
-    data: dict[str, Any] = {
-        "id": "vanilla",
-        "flavour": "Sweet Vanilla",
-        "amount_kg": 42,
-        "best_before": dt.datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone(dt.timedelta(hours=2))),
-        "ratio": 0.25,
-        "fresh": True,
-        "made_on": dt.date(2029, 12, 31),
-        "price": decimal.Decimal("3.10"),
-        "ref": uuid.UUID("12345678-1234-5678-1234-567812345678"),
-        "tags": ["sweet", "white"],
-        "extra": {"origin": "Madagascar"},
-        "grommet": api.grommet(7),
-    }
-    data.update(overrides)
-    return api.new(**data)
-
-
-# -- PostgreSQL ----------------------------------------------------------------------------------
-
-PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-#: (library, flavour) pairs the PostgreSQL suite runs: every library on psycopg sync and async,
-#: and the aiopg path on two libraries (its SQL is the same; what differs is the driver).
-PG_COMBOS = [(k, f) for k in KINDS for f in ("sync", "async")] + [("dataclasses", "aiopg"), ("pydantic", "aiopg")]
-
-
-@pytest.fixture(scope="session")
-def pg_conn() -> Iterator[Any]:
-    """A raw autocommit psycopg connection to the test database, for setup and looking behind the library."""
-    import psycopg
-
-    conn = psycopg.connect(PG_URL, autocommit=True)
-    persist_mixins.configure(postgres=PG_URL)
-    yield conn
-    conn.close()
-
-
-def pg_table_name(prefix: str) -> str:
-    """A table name from a test prefix (``pmtest:ab12:exp`` -> ``pmtest_ab12_exp``)."""
-    return "".join(ch if ch.isalnum() else "_" for ch in prefix)
-
-
-class PgApi(Api):
-    """An :class:`Api` whose models are PgRowMixin rows, each in its own table, created up front."""
-
-    def __init__(self, kind: str, flavour: str, prefix: str, conn: Any, pool: Any = None) -> None:
-        self.kind, self.flavour, self.prefix = kind, flavour, prefix
-        self.conn, self.pool = conn, pool
-        self.tables: list[str] = []
-        self.mixin = persist_mixins.PgRowMixin if flavour == "sync" else persist_mixins.asyncio.PgRowMixin
-        self.Model, self.new, self.Grommet = self.model()
-
-    def model(self, suffix: str = "", **options: Any) -> Any:
-        """Build an IceCream model in a fresh table (created now; dropped after the test)."""
-        from persist_mixins.backends.postgres.schema import table_of
-        from persist_mixins.binding import spec_of
-
-        table = pg_table_name(self.prefix + suffix)
-        options = {"__table__": table, **options}
-        if self.pool is not None and "__postgres__" not in options:
-            options["__postgres__"] = self.pool
-        built = BUILDERS[self.kind](self.mixin, self.prefix + suffix, options)
-        if table not in self.tables:
-            self.tables.append(table)
-            self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-            for statement in table_of(spec_of(built[0])).create_statements():
-                self.conn.execute(statement)
-        return built
-
-    def variant(self, suffix: str, **options: Any) -> Api:
-        """The same library and flavour with another model and table."""
-        other = copy.copy(self)
-        other.prefix = self.prefix + suffix
-        other.Model, other.new, other.Grommet = self.model(suffix, **options)
-        return other
-
-    def drop(self) -> None:
-        """Drop every table this test created."""
+    async def close(self) -> None:
+        """Close what the test opened and drop its tables."""
+        if self.flavour != "sync":
+            await persist_mixins.asyncio.close()
+        if self.pool is not None:
+            self.pool.close()
+            await self.pool.wait_closed()
         for table in self.tables:
             self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
 
 
-@pytest.fixture(params=PG_COMBOS, ids=[f"{k}-{f}" for k, f in PG_COMBOS])
-async def pg_api(request: pytest.FixtureRequest, pg_conn: Any) -> AsyncIterator[PgApi]:
-    """A PgRowMixin model of one library and flavour, in a test-private table."""
-    kind, flavour = request.param
-    pool = None
-    if flavour == "aiopg":
-        import aiopg
+class Api(Store):
+    """A store with the IceCream model of one library (:data:`models.ICECREAM`): ``Model``, ``new``, ``Grommet``."""
 
-        pool = await aiopg.create_pool(PG_URL.replace("postgresql://", "postgres://"), minsize=1, maxsize=4)
-    pg = PgApi(kind, flavour, f"pmtest_{uuid.uuid4().hex[:8]}", pg_conn, pool)
-    yield pg
-    if flavour != "sync":
-        await persist_mixins.asyncio.close()
-    if pool is not None:
-        pool.close()
-        await pool.wait_closed()
-    pg.drop()
+    def __init__(self, kind: str, backend: str, flavour: str, prefix: str, conn: Any, pool: Any = None) -> None:
+        super().__init__(backend, flavour, prefix, conn, pool)
+        self.kind = kind
+        self.Model, self.new, self.Grommet = self.model()
+
+    def model(self, suffix: str = "", **options: Any) -> Any:
+        """A fresh IceCream class of this library (options as class attributes), its constructor and grommet."""
+        cls = self.ready(models.icecream(self.kind, self.mixin, {**self.place(suffix), **options}))
+        return cls, lambda **kw: models.new(cls, **kw), models.GROMMETS[self.kind]
+
+    def variant(self, suffix: str, **options: Any) -> Api:
+        """The same library and flavour with another model (class options given), under ``prefix + suffix``."""
+        other = copy.copy(self)  # shares ``tables``: the original drops the variant's too
+        other.prefix = self.prefix + suffix
+        other.Model, other.new, other.Grommet = self.model(suffix, **options)
+        return other
+
+    def grommet(self, weight: int) -> Any:
+        """A nested model instance of this library."""
+        return models.new(self.Grommet, weight=weight)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One parametrization: a backend, a flavour and (for ``api``) a model library."""
+
+    backend: str
+    flavour: str
+    kind: str | None = None
+
+    @property
+    def id(self) -> str:
+        return "-".join(part for part in (self.backend, self.flavour, self.kind) if part)
+
+
+#: Every library on Redis and on psycopg, sync and async; aiopg on two libraries
+#: (its SQL is the same; what differs is the driver).
+API_TARGETS = (
+    [Target("redis", f, k) for f in ("sync", "async") for k in models.KINDS]
+    + [Target("postgres", f, k) for f in ("sync", "async") for k in models.KINDS]
+    + [Target("postgres", "aiopg", k) for k in ("dataclasses", "pydantic")]
+)
+STORE_TARGETS = [Target("redis", "sync"), Target("redis", "async")] + [
+    Target("postgres", f) for f in ("sync", "async", "aiopg")
+]
+#: The parametrized fixtures, and the targets each runs over.
+TARGETS = {
+    "api": API_TARGETS,
+    "store": STORE_TARGETS,
+    "redis_api": [t for t in API_TARGETS if t.backend == "redis"],
+    "pg_api": [t for t in API_TARGETS if t.backend == "postgres"],
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs(*capabilities): the test runs on backends declaring every capability (Backend.capabilities), "
+        "skipped elsewhere",
+    )
+    config.addinivalue_line("markers", "flavours(*names): the test runs only on these flavours (sync, async, aiopg)")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``api``, ``store``, ``redis_api`` and ``pg_api`` over their targets, honouring the markers."""
+    needed: set[str] = set()
+    for mark in metafunc.definition.iter_markers("needs"):
+        needed.update(mark.args)
+    if needed - CAPABILITIES:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: no capability {sorted(needed - CAPABILITIES)}")
+    flavours: set[str] | None = None
+    for mark in metafunc.definition.iter_markers("flavours"):
+        flavours = set(mark.args) if flavours is None else flavours & set(mark.args)
+    for fixture, targets in TARGETS.items():
+        if fixture not in metafunc.fixturenames:
+            continue
+        params = []
+        for target in targets:
+            if flavours is not None and target.flavour not in flavours:
+                continue
+            missing = sorted(needed - BACKENDS[target.backend].capabilities)
+            marks = []
+            if missing:
+                reason = f"needs capability {', '.join(map(repr, missing))}, which {target.backend} does not declare"
+                marks.append(pytest.mark.skip(reason=reason))
+            params.append(pytest.param(target, id=target.id, marks=marks))
+        metafunc.parametrize(fixture, params, indirect=True)
+
+
+async def _open(request: pytest.FixtureRequest) -> Store:
+    """The store or api of ``request.param``, on its server."""
+    target: Target = request.param
+    pool = None
+    if target.backend == "redis":
+        conn, prefix = request.getfixturevalue("redis_client"), request.getfixturevalue("prefix")
+    else:
+        conn, prefix = request.getfixturevalue("pg_conn"), f"pmtest_{uuid.uuid4().hex[:8]}"
+        if target.flavour == "aiopg":
+            import aiopg
+
+            pool = await aiopg.create_pool(PG_URL.replace("postgresql://", "postgres://"), minsize=1, maxsize=4)
+    if target.kind is None:
+        return Store(target.backend, target.flavour, prefix, conn, pool)
+    return Api(target.kind, target.backend, target.flavour, prefix, conn, pool)
+
+
+@pytest.fixture
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """One backend x flavour, for tests that define their own models (``store.define``)."""
+    opened = await _open(request)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """The IceCream model of one backend x flavour x library, in test-private storage."""
+    opened = await _open(request)
+    assert isinstance(opened, Api)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def redis_api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """``api`` on Redis only, for the Redis-specific modules."""
+    opened = await _open(request)
+    assert isinstance(opened, Api)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def pg_api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """``api`` on PostgreSQL only, for the PostgreSQL-specific modules."""
+    opened = await _open(request)
+    assert isinstance(opened, Api)
+    yield opened
+    await opened.close()

@@ -1,15 +1,16 @@
-"""Redis secondary indexes against the real Redis: same answers as a scan, less work, no ghosts."""
+"""Redis secondary indexes against the real Redis: sorted sets read instead of a scan, kept exact, no ghosts.
+
+That indexed models answer like unindexed ones is in ``tests/behaviour/test_indexes.py``
+(every backend declaring "indexes"); these tests look at how Redis does it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
-import decimal
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,16 +20,14 @@ import persist_mixins
 from persist_mixins import ConfigurationError, ValidationError
 from persist_mixins.backends.redis import driver_redis as redis_driver
 
-from .conftest import REDIS_URL, Api, sample
-from .test_redis_mixin import LOOKUPS
-
-INDEXED = ("amount_kg", "flavour", "best_before", "ratio", "fresh", "made_on", "price", "ref")
+from .conftest import REDIS_URL, Api
+from .models import INDEXED, populate, sample
 
 
 @pytest.fixture
-def ix(api: Api) -> Api:
-    """``api`` with every indexable field of IceCream in ``__indexes__``."""
-    return api.variant(":ix", __indexes__=INDEXED)
+def ix(redis_api: Api) -> Api:
+    """``redis_api`` with every indexable field of IceCream in ``__indexes__``."""
+    return redis_api.variant(":ix", __indexes__=INDEXED)
 
 
 @pytest.fixture
@@ -59,23 +58,6 @@ def commands(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
 def names(sent: list[tuple[Any, ...]]) -> set[str]:
     """The command names in a recording."""
     return {str(args[0]) for args in sent}
-
-
-async def populate(api: Api) -> None:
-    """The four objects LOOKUPS expects (a, b, c and n with None fields)."""
-    await api.run(sample(api, id="a", amount_kg=10, flavour="Sweet Vanilla").set())
-    await api.run(sample(api, id="b", amount_kg=20, flavour="Dark Chocolate", grommet=api.grommet(8)).set())
-    await api.run(sample(api, id="c", amount_kg=30, flavour="Mint", tags=["green"], grommet=api.grommet(9)).set())
-    none = {"amount_kg": None, "flavour": None, "extra": None, "grommet": None, "best_before": None, "made_on": None}
-    await api.run(sample(api, id="n", **none).set())
-
-
-@pytest.mark.parametrize(("lookups", "expected"), LOOKUPS, ids=[",".join(lk) for lk, _ in LOOKUPS])
-async def test_indexed_lookups_answer_like_a_scan(ix: Api, lookups: dict[str, Any], expected: list[str]) -> None:
-    """With every field indexed, each lookup returns and counts exactly what the scan path does."""
-    await populate(ix)
-    assert sorted(await ix.ids(ix.Model.filter(**lookups))) == expected
-    assert await ix.run(ix.Model.count(**lookups)) == len(expected)
 
 
 async def test_indexed_filter_reads_the_index_not_a_scan(ix: Api, commands: list[tuple[Any, ...]]) -> None:
@@ -163,18 +145,6 @@ async def test_expired_objects_vanish_from_every_path(ix: Api, redis_client: red
     assert redis_client.exists(f"{{{ix.prefix}}}#e:brief") == 0
     assert await ix.run(ix.Model.purge_expired()) == 0
     assert await ix.run(ix.Model.count(amount_kg=20)) == 1
-
-
-async def test_persist_takes_an_object_off_the_expiry_schedule(ix: Api) -> None:
-    """An object whose TTL was removed is never purged and stays indexed."""
-    obj = await ix.run(sample(ix, id="kept", amount_kg=5).set(expire=0.5))
-    assert await ix.run(obj.persist()) is True
-    await asyncio.sleep(0.7)
-    assert await ix.run(ix.Model.purge_expired()) == 0
-    assert await ix.ids(ix.Model.filter(amount_kg=5)) == ["kept"]
-    assert await ix.run(obj.expire(0.2)) is True
-    await asyncio.sleep(0.4)
-    assert await ix.run(ix.Model.purge_expired()) == 1
 
 
 async def test_concurrent_writers_leave_matching_entries(ix: Api, redis_client: redis.Redis) -> None:
@@ -275,9 +245,10 @@ async def test_scripts_reload_after_script_flush(ix: Api, redis_client: redis.Re
 
 
 async def test_reindex_moves_unindexed_and_redis_schematics_data(
-    api: Api, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+    redis_api: Api, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     """reindex() indexes objects written before __indexes__ was declared, keeping their TTLs, and logs progress."""
+    api = redis_api
     await api.run(sample(api, id="old", amount_kg=10).set())
     await api.run(sample(api, id="brief", amount_kg=20).set(expire=100))
     indexed = api.variant("", __indexes__=("amount_kg",))
@@ -311,60 +282,6 @@ def test_index_options_are_checked() -> None:
         Listy(id="x").set()
     with pytest.raises(ConfigurationError, match="tags"):
         Listy.count(tags__contains="x")
-
-
-@pytest.fixture
-def many(prefix: str) -> Iterator[type]:
-    """An indexed dataclass model for the mixed-condition tests."""
-
-    @dataclasses.dataclass
-    class Stock(persist_mixins.SimpleRedisMixin):
-        __key_prefix__ = prefix
-        __indexes__ = ("qty", "when", "name")
-        id: str | None = None
-        qty: int | None = None
-        when: dt.datetime | None = None
-        name: str | None = None
-
-    yield Stock
-
-
-def test_intersection_of_indexed_and_unindexed_conditions(many: Any) -> None:
-    """Several indexed conditions intersect, and unindexed ones are still checked on the objects."""
-    base = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
-    many.set_many(
-        [many(id=str(i), qty=i % 10, when=base + dt.timedelta(hours=i), name=f"n{i % 3}") for i in range(200)]
-    )
-    found = many.filter(qty__gte=8, when__lt=base + dt.timedelta(hours=50), name="n0", id__endswith="8")
-    assert sorted(o.id for o in found) == ["18", "48"]
-    assert many.count(qty__range=(2, 3), name__in=["n1"]) == 13
-
-
-def test_count_stays_exact_for_ints_beyond_float_precision(many: Any) -> None:
-    """Ints that share a float score (beyond 2**53) are still counted exactly."""
-    big = 2**60
-    many.set_many([many(id="a", qty=big), many(id="b", qty=big + 1)])
-    assert float(big) == float(big + 1)
-    assert many.count(qty=big) == 1
-    assert many.count(qty__gt=big) == 1
-    assert [o.id for o in many.filter(qty=big + 1)] == ["b"]
-
-
-def test_strict_bounds_keep_values_that_round_to_the_bound(prefix: str) -> None:
-    """Decimals that share a float score with a strict bound are still found when they satisfy it."""
-
-    @dataclasses.dataclass
-    class Price(persist_mixins.SimpleRedisMixin):
-        __key_prefix__ = prefix
-        __indexes__ = ("amount",)
-        id: str | None = None
-        amount: decimal.Decimal | None = None
-
-    tenth = decimal.Decimal("0.1")
-    Price.set_many([Price(id="tenth", amount=tenth), Price(id="above", amount=tenth + decimal.Decimal("1e-25"))])
-    assert [p.id for p in Price.filter(amount__gt=tenth)] == ["above"]
-    assert [p.id for p in Price.filter(amount__lt=tenth + decimal.Decimal("1e-25"))] == ["tenth"]
-    assert Price.count(amount__gt=tenth) == 1
 
 
 async def test_range_conditions_on_one_field_read_one_range(ix: Api, commands: list[tuple[Any, ...]]) -> None:

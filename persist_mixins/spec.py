@@ -69,6 +69,8 @@ class ModelAdapter:
     #: Builds an instance from field values given positionally in field order, when the values
     #: are already the fields' Python values (a typed database row); None when the class cannot.
     positional: Callable[..., Any] | None = None
+    #: Fields whose key in ``dump``'s document is not the field name (Schematics' ``serialized_name``).
+    document_keys: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,18 +109,22 @@ class ModelSpec(Generic[M]):
         return self.adapter.fields
 
     def dump(self, obj: M, native: bool = False) -> dict[str, Any]:
-        """Validate ``obj`` and return its fields: JSON primitives, or native values with ``native``.
+        """Validate ``obj`` and return its document, or with ``native`` its field values.
 
-        JSON primitives are what Redis documents hold (datetimes as ISO text, Decimals and
-        UUIDs as strings).  Native values are what a database with typed columns takes
-        (PostgreSQL, RethinkDB): datetime, date, Decimal and UUID fields keep the object's
-        own Python value, so nothing is formatted here only to be parsed by the server.
+        The document is what Redis stores: JSON primitives (datetimes as ISO text, Decimals
+        and UUIDs as strings) under the keys the model library serializes to.  Native values
+        are what a database with typed columns takes (PostgreSQL, RethinkDB): keyed by field
+        name, datetime, date, Decimal and UUID fields keeping the object's own Python value,
+        so nothing is formatted here only to be parsed by the server.
 
         Raises:
             ValidationError: the object is invalid.
         """
         data = self.adapter.dump(obj)
         if native:
+            for name, key in self.adapter.document_keys.items():
+                if key in data:
+                    data[name] = data.pop(key)
             for name, wanted in self._native_fields:
                 value = getattr(obj, name, None)
                 if isinstance(value, wanted) and data.get(name) is not None:

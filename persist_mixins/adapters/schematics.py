@@ -69,4 +69,9 @@ def adapter(cls: type) -> ModelAdapter:
         for name in fields:
             setattr(target, name, getattr(source, name))
 
-    return ModelAdapter("schematics", fields, dump, load, assign, set_field)
+    renamed = {
+        name: type_.serialized_name
+        for name, type_ in model._schema.fields.items()
+        if getattr(type_, "serialized_name", None) and type_.serialized_name != name
+    }
+    return ModelAdapter("schematics", fields, dump, load, assign, set_field, document_keys=renamed)

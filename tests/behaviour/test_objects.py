@@ -111,18 +111,9 @@ async def test_kw_only_and_initvar_dataclasses_load_correctly(store: Store) -> N
         assert [o.n for o in await store.items(model.all())] == [5]
 
 
-async def test_renamed_schematics_field_still_filters(store: Store, request: pytest.FixtureRequest) -> None:
+async def test_renamed_schematics_field_still_filters(store: Store) -> None:
     """A Schematics field stored under another name (serialized_name) is still filtered correctly."""
     from schematics import models, types
-
-    if store.backend == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="PostgreSQL bug: a Schematics field with serialized_name is written as NULL (the row is "
-                "encoded by field name, the dump is keyed by serialized name), so its value is lost",
-            )
-        )
 
     Renamed = store.ready(
         type(models.Model)(

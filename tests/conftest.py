@@ -32,14 +32,14 @@ import persist_mixins
 import persist_mixins.asyncio
 from persist_mixins.backend import Backend, Capability
 from persist_mixins.backends.postgres import POSTGRES
-from persist_mixins.backends.redis import REDIS
+from persist_mixins.backends.redis import REDIS, REDIS_HASH
 from persist_mixins.backends.redis.schema import escape_glob
 
 from . import models
 
 REDIS_URL = os.environ.get("PERSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-BACKENDS: dict[str, Backend[Any]] = {"redis": REDIS, "postgres": POSTGRES}
+BACKENDS: dict[str, Backend[Any]] = {"redis": REDIS, "redis_hash": REDIS_HASH, "postgres": POSTGRES}
 CAPABILITIES = frozenset(typing.get_args(Capability))
 
 
@@ -101,12 +101,13 @@ class Store:
         self.conn, self.pool = conn, pool
         self.capabilities: frozenset[str] = BACKENDS[backend].capabilities
         module: Any = persist_mixins if flavour == "sync" else persist_mixins.asyncio
-        self.mixin: type = module.SimpleRedisMixin if backend == "redis" else module.PgRowMixin
+        mixins = {"redis": module.SimpleRedisMixin, "redis_hash": module.HashRedisMixin, "postgres": module.PgRowMixin}
+        self.mixin: type = mixins[backend]
         self.tables: list[str] = []
 
     def place(self, suffix: str = "") -> dict[str, Any]:
         """Class options that put a model in this test's own storage (``suffix`` tells models apart)."""
-        if self.backend == "redis":
+        if self.backend in ("redis", "redis_hash"):
             return {"__key_prefix__": self.prefix + suffix}
         options: dict[str, Any] = {"__table__": pg_table_name(self.prefix + suffix)}
         if self.pool is not None:
@@ -120,7 +121,7 @@ class Store:
     @property
     def unreachable(self) -> dict[str, Any]:
         """A class option naming a server that does not answer (port 1)."""
-        if self.backend == "redis":
+        if self.backend in ("redis", "redis_hash"):
             return {"__redis__": "redis://127.0.0.1:1/0"}
         return {"__postgres__": "postgresql://postgres@127.0.0.1:1/test"}
 
@@ -176,6 +177,8 @@ class Store:
         from persist_mixins.binding import spec_of
 
         options = spec_of(cls).options
+        if self.backend == "redis_hash":  # field "{prefix}:{pk}" of the hash "{prefix}"
+            return bool(self.conn.hexists(options.key_prefix, f"{options.key_prefix}:{pk}"))
         if self.backend == "redis":  # "{prefix}:{pk}", or "{{prefix}}:{pk}" when indexed (a Cluster hash tag)
             tagged = "{" + options.key_prefix + "}" if options.indexes else options.key_prefix
             return bool(self.conn.exists(f"{tagged}:{pk}"))
@@ -191,6 +194,8 @@ class Store:
         from persist_mixins.binding import spec_of
 
         options = spec_of(cls).options
+        if self.backend == "redis_hash":
+            return int(self.conn.hlen(options.key_prefix))
         if self.backend == "redis":
             tagged = "{" + options.key_prefix + "}" if options.indexes else options.key_prefix
             return sum(1 for _ in self.conn.scan_iter(match=escape_glob(tagged + ":") + "*", count=1000))
@@ -258,13 +263,16 @@ class Target:
 
 
 #: Every library on Redis and on psycopg, sync and async; aiopg on two libraries
-#: (its SQL is the same; what differs is the driver).
+#: (its SQL is the same; what differs is the driver); the Redis hash layout on the library
+#: its users come from (Schematics) and one annotated library (its plans do not vary by library).
+HASH_KINDS = ("schematics", "dataclasses")
 API_TARGETS = (
     [Target("redis", f, k) for f in ("sync", "async") for k in models.KINDS]
+    + [Target("redis_hash", f, k) for f in ("sync", "async") for k in HASH_KINDS]
     + [Target("postgres", f, k) for f in ("sync", "async") for k in models.KINDS]
     + [Target("postgres", "aiopg", k) for k in ("dataclasses", "pydantic")]
 )
-STORE_TARGETS = [Target("redis", "sync"), Target("redis", "async")] + [
+STORE_TARGETS = [Target(b, f) for b in ("redis", "redis_hash") for f in ("sync", "async")] + [
     Target("postgres", f) for f in ("sync", "async", "aiopg")
 ]
 #: The parametrized fixtures, and the targets each runs over.
@@ -315,7 +323,7 @@ async def _open(request: pytest.FixtureRequest) -> Store:
     """The store or api of ``request.param``, on its server."""
     target: Target = request.param
     pool = None
-    if target.backend == "redis":
+    if target.backend in ("redis", "redis_hash"):
         conn, prefix = request.getfixturevalue("redis_client"), request.getfixturevalue("prefix")
     else:
         conn, prefix = request.getfixturevalue("pg_conn"), f"pmtest_{uuid.uuid4().hex[:8]}"

@@ -20,14 +20,13 @@ from typing import Any
 
 from ... import pk_plans
 from ...binding import spec_of
-from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound, ValidationError
+from ...errors import ConfigurationError, InvalidLookup, NotFound, ValidationError
 from ...lookups import Condition, matches
-from ...query import QueryState, describe, sort_objects
+from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
-from .compile import pk_from_conditions
-from .queries import load
+from .queries import by_pk, exactly_one, load, match_using
 from .schema import encode, key_for
 from .scripts import HASH_UPDATE
 from .writes import send
@@ -235,14 +234,7 @@ def _scan(spec: ModelSpec[Any], key: str, conditions: tuple[Condition, ...]) -> 
 
 def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(field, obj)`` pairs of a query, honouring ordering, offset and limit."""
-    pk, certain = pk_from_conditions(spec, state.conditions)
-    if pk is not None and certain:
-        obj = yield from fetch(spec, pk)
-        found = [] if obj is None or not matches(spec, state.conditions, obj) else [(key_for(spec, pk), obj)]
-        for pair in state.window(found):
-            yield Emit(pair)
-        return
-    if state.limit == 0:
+    if (yield from by_pk(fetch, spec, state)) or state.limit == 0:
         return
     source = _scan(spec, _state_key(spec, state.conditions), state.conditions)
     if not state.ordering:
@@ -256,24 +248,12 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
 
 def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match(**lookups)``: exactly one object; a pinned pk is one HGET, every other condition still checked."""
-    pk, certain = pk_from_conditions(spec, state.conditions)
-    if pk is not None:
-        obj = yield from fetch(spec, pk)
-        if obj is not None and matches(spec, state.conditions, obj):
-            return obj
-        if certain:
-            raise NotFound(f"{spec.name} matching {describe(state)} not found")
-    return (yield from match_for_values(spec, state))
+    return (yield from match_using(fetch, match_for_values, spec, state))
 
 
 def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
-    found = yield from collect(_scan(spec, _state_key(spec, state.conditions), state.conditions), limit=2)
-    if not found:
-        raise NotFound(f"{spec.name} matching {describe(state)} not found")
-    if len(found) > 1:
-        raise MultipleFound(f"{spec.name}: more than one object matches {describe(state)}")
-    return found[0][1]
+    return (yield from exactly_one(spec, state, _scan(spec, _state_key(spec, state.conditions), state.conditions)))
 
 
 def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:

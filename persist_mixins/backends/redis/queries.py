@@ -37,11 +37,15 @@ from .schema import decode, key_for, pk_of_key, scan_pattern
 from .writes import BATCH, KEEP, count_written, delete_command, send_batch, write_commands
 
 __all__ = [
-    "count", "delete_where", "exists", "fetch", "load", "match", "match_for_values", "reindex", "select_pairs",
-    "update_where",
+    "by_pk", "count", "delete_where", "exactly_one", "exists", "fetch", "load", "match", "match_for_values",
+    "match_using", "reindex", "select_pairs", "update_where",
 ]  # fmt: skip
 
 logger = logging.getLogger("persist_mixins")
+
+#: A backend layout's read of one object by pk (None when absent), and its search by values.
+Fetch = Callable[[ModelSpec[Any], Any], Plan[Any]]
+Search = Callable[[ModelSpec[Any], QueryState], Plan[Any]]
 
 #: Keys per SCAN step; keys per MGET / EXISTS.
 SCAN_COUNT = 1000
@@ -199,14 +203,7 @@ def _in_index_order(spec: ModelSpec[Any], state: QueryState, field: IndexField) 
 
 def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(key, obj)`` pairs for a query, honouring ordering, offset and limit."""
-    pk, certain = pk_from_conditions(spec, state.conditions)
-    if pk is not None and certain:
-        obj = yield from fetch(spec, pk)
-        found = [] if obj is None or not matches(spec, state.conditions, obj) else [(key_for(spec, pk), obj)]
-        for pair in state.window(found):
-            yield Emit(pair)
-        return
-    if state.limit == 0:
+    if (yield from by_pk(fetch, spec, state)) or state.limit == 0:
         return
     if state.ordering:
         field = _ordered_index(spec, state)
@@ -221,12 +218,20 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     yield from window(_source(spec, state.conditions), state.offset, state.limit)
 
 
-def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
-    """``match(**lookups)``: exactly one object, checked against every condition.
+def by_pk(fetch: Fetch, spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
+    """Emit the window of a query whose lookups pin the pk (one read), and say so; False: the plan must search."""
+    pk, certain = pk_from_conditions(spec, state.conditions)
+    if pk is None or not certain:
+        return False
+    obj = yield from fetch(spec, pk)
+    found = [] if obj is None or not matches(spec, state.conditions, obj) else [(key_for(spec, pk), obj)]
+    for pair in state.window(found):
+        yield Emit(pair)
+    return True
 
-    A pk pinned by the lookups is read with one GET; an ``id`` or
-    ``__unique_together__`` hint is tried first, then the values are searched.
-    """
+
+def match_using(fetch: Fetch, search: Search, spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match()``: a pk the lookups pin is read first (every condition still checked), else ``search`` the values."""
     pk, certain = pk_from_conditions(spec, state.conditions)
     if pk is not None:
         obj = yield from fetch(spec, pk)
@@ -234,17 +239,31 @@ def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
             return obj
         if certain:
             raise NotFound(f"{spec.name} matching {describe(state)} not found")
-    return (yield from match_for_values(spec, state))
+    return (yield from search(spec, state))
 
 
-def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
-    """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
-    found = yield from collect(_source(spec, state.conditions), limit=2)
+def exactly_one(spec: ModelSpec[Any], state: QueryState, source: Plan[None]) -> Plan[Any]:
+    """The one object ``source`` streams as ``(key, obj)``; NotFound or MultipleFound otherwise (reads at most 2)."""
+    found = yield from collect(source, limit=2)
     if not found:
         raise NotFound(f"{spec.name} matching {describe(state)} not found")
     if len(found) > 1:
         raise MultipleFound(f"{spec.name}: more than one object matches {describe(state)}")
     return found[0][1]
+
+
+def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match(**lookups)``: exactly one object, checked against every condition.
+
+    A pk pinned by the lookups is read with one GET; an ``id`` or
+    ``__unique_together__`` hint is tried first, then the values are searched.
+    """
+    return (yield from match_using(fetch, match_for_values, spec, state))
+
+
+def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
+    return (yield from exactly_one(spec, state, _source(spec, state.conditions)))
 
 
 def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:

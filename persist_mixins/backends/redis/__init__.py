@@ -12,7 +12,8 @@ documents), ``compile`` (lookups to index reads), ``plans`` (+ ``queries``,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+import dataclasses
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from ...backend import Backend, Plans, register
 from ...run import DIRECT, Plan
@@ -66,17 +67,13 @@ class HashPlans(Plans, Protocol):
 
 _hash_checked: HashPlans = _hash_plans
 
+#: The hash layout: the same connection setting, driver and session rules as :data:`REDIS`.
 REDIS_HASH: Backend[HashPlans] = register(
-    Backend(
+    dataclasses.replace(
+        cast("Backend[HashPlans]", REDIS),  # its plans are replaced just below
         name="redis_hash",
         plans=_hash_checked,
-        session=DIRECT,
-        drivers=".backends.redis.driver_redis",
-        default_url="redis://localhost:6379/0",
-        env="PERSIST_REDIS_URL",
-        connection_options=("__redis__", "__redis_client__"),
         options=("__set_key__",),
-        keys=frozenset({"client_uuid"}),
         capabilities=frozenset({"class_expiry"}),
         check=_hash_plans.check,
         connection="redis",

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 from collections.abc import Iterator
 
 import pytest
 import redis
-import redis_schematics
-from schematics import models, types
 
 import persist_mixins
 import persist_mixins.asyncio
@@ -25,53 +22,6 @@ def hashes(redis_client: redis.Redis, prefix: str) -> Iterator[list[str]]:
     yield keys
     for key in keys:
         redis_client.delete(key)
-
-
-def schematics_pair(prefix: str, client: redis.Redis, expire: int | None = None) -> tuple[type, type]:
-    """The same Schematics model on persist_mixins' and redis-schematics' HashRedisMixin, sharing one hash."""
-    name = prefix.replace(":", "_")
-    fields = {
-        "pk": types.StringType(), "id": types.IntType(required=True), "name": types.StringType(),
-        "created": types.DateTimeType(), "price": types.DecimalType(), "tags": types.ListType(types.StringType()),
-        "ok": types.BooleanType(), "ratio": types.FloatType(), "day": types.DateType(),
-    }  # fmt: skip
-    ours = type(name, (models.Model, HashRedisMixin), {"__redis__": client, "__expire__": expire, **fields})
-    theirs_fields = {"__redis_client__": client, "__expire__": expire, **fields}
-    theirs = type(name, (models.Model, redis_schematics.HashRedisMixin), theirs_fields)
-    return ours, theirs
-
-
-SAMPLE = {
-    "id": 123, "name": "Bar", "created": dt.datetime(2030, 1, 2, 3, 4, 5), "price": "1.50",
-    "tags": ["a", "b"], "ok": True, "ratio": 0.5, "day": dt.date(2030, 1, 2),
-}  # fmt: skip
-
-
-@pytest.mark.parametrize("expire", [None, 120])
-def test_redis_schematics_reads_what_we_write(
-    expire: int | None, redis_client: redis.Redis, prefix: str, hashes: list[str]
-) -> None:
-    """What HashRedisMixin writes, redis-schematics 0.3.1 reads back: every field type, with or without TTL."""
-    ours, theirs = schematics_pair(prefix, redis_client, expire)
-    hashes.append(ours.__name__)
-    ours(SAMPLE).set()
-    back = theirs.match_for_pk("123")
-    assert back.to_primitive() == ours(SAMPLE).to_primitive() | {"pk": "123"}
-    assert redis_client.ttl(ours.__name__) == (expire if expire else -1) or redis_client.ttl(ours.__name__) > 100
-
-
-@pytest.mark.parametrize("expire", [120])  # 0.3.1 cannot write without one: it sends EXPIRE key None
-def test_we_read_what_redis_schematics_writes(
-    expire: int | None, redis_client: redis.Redis, prefix: str, hashes: list[str]
-) -> None:
-    """An object written by redis-schematics' HashRedisMixin is found by pk, by values and in queries."""
-    ours, theirs = schematics_pair(prefix, redis_client, expire)
-    hashes.append(ours.__name__)
-    theirs(SAMPLE).set()
-    assert ours.match_for_pk("123").to_primitive() == theirs.match_for_pk("123").to_primitive()
-    assert ours.match(name="Bar").id == 123
-    assert [o.id for o in ours.filter(price__gte=1)] == [123]
-    assert ours.count() == 1
 
 
 def test_dynamic_set_key_spreads_objects_over_hashes(redis_client: redis.Redis, prefix: str, hashes: list[str]) -> None:

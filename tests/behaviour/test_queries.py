@@ -127,3 +127,29 @@ async def test_query_delete_counts(api: Api) -> None:
     assert await api.ids(api.Model.all()) == ["a"]
     assert await api.run(api.Model.all().delete()) == 1
     assert await api.run(api.Model.count()) == 0
+
+
+async def test_redis_schematics_names_delete_filter_and_delete_all(api: Api) -> None:
+    """delete_filter() removes the matches and counts them; delete_all() empties the model (the hash layout: 1 hash)."""
+    for pk, amount in (("a", 1), ("b", 2), ("c", 3)):
+        await api.run(sample(api, id=pk, amount_kg=amount).set())
+    assert await api.run(api.Model.delete_filter(amount_kg__gte=3)) == 1
+    assert await api.run(api.Model.delete_filter(amount_kg__gte=3)) == 0
+    assert await api.run(api.Model.delete_all()) == (1 if api.backend == "redis_hash" else 2)
+    assert await api.run(api.Model.count()) == 0
+    assert await api.run(api.Model.delete_all()) == 0
+
+
+@pytest.mark.flavours("sync")
+async def test_a_sync_query_equals_the_list_of_its_objects(api: Api) -> None:
+    """A query compares equal to a list of the same objects in the same order, and to nothing else.
+
+    Objects compare as their library says: plain classes by identity, so only emptiness is checked for them.
+    """
+    a, b = sample(api, id="a", amount_kg=1).set(), sample(api, id="b", amount_kg=2).set()
+    if api.kind != "plain":
+        assert api.Model.all().order_by("amount_kg") == [a, b]
+        assert api.Model.all().order_by("-amount_kg") != [a, b]
+    assert api.Model.filter(amount_kg=5) == []
+    assert api.Model.filter(amount_kg=1) == api.Model.filter(id="a")
+    assert api.Model.all() != "ab"

@@ -23,7 +23,6 @@ from .commands import Command, Pipeline, ScriptMissing, normalize
 
 __all__ = ["FACTORY", "AsyncRedisDriver", "RedisDriver"]
 
-_FAILURES = (redis.ConnectionError, redis.TimeoutError)
 #: Fail fast instead of hanging when a server does not answer (a URL may override it).
 _CLIENT_DEFAULTS = {"socket_connect_timeout": 5.0}
 
@@ -38,13 +37,16 @@ def _client_url(client: Any) -> str:
 class _Base:
     """What both flavours share: the client, the URL for messages, routing, error translation."""
 
-    __slots__ = ("client", "route", "shared", "url")
+    __slots__ = ("client", "lost", "noscript", "route", "shared", "url")
     rules = DIRECT
 
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: Any, url: str, errors: Any = redis.exceptions) -> None:
+        """Wrap a client; ``errors`` is the module of its library's exceptions (redis-py's, or aioredis')."""
         self.client = self.shared = client
         self.url = url
         self.route = {Command: self, Pipeline: self}
+        self.lost: tuple[type[Exception], ...] = (errors.ConnectionError, errors.TimeoutError)
+        self.noscript: type[Exception] = errors.NoScriptError
 
     def _lost(self, exc: Exception) -> BackendConnectionError:
         return BackendConnectionError(f"cannot reach Redis at {self.url}: {exc}")
@@ -64,9 +66,9 @@ class RedisDriver(_Base):
             for cmd in command.commands:  # type: ignore[union-attr]
                 pipe.execute_command(*cmd.args)
             return [normalize(c, r) for c, r in zip(command.commands, pipe.execute(), strict=True)]  # type: ignore[union-attr]
-        except redis.exceptions.NoScriptError as exc:
+        except self.noscript as exc:
             raise ScriptMissing(str(exc)) from exc
-        except _FAILURES as exc:
+        except self.lost as exc:
             raise self._lost(exc) from exc
 
 
@@ -84,9 +86,9 @@ class AsyncRedisDriver(_Base):
             for cmd in command.commands:  # type: ignore[union-attr]
                 pipe.execute_command(*cmd.args)
             return [normalize(c, r) for c, r in zip(command.commands, await pipe.execute(), strict=True)]  # type: ignore[union-attr]
-        except redis.exceptions.NoScriptError as exc:
+        except self.noscript as exc:
             raise ScriptMissing(str(exc)) from exc
-        except _FAILURES as exc:
+        except self.lost as exc:
             raise self._lost(exc) from exc
 
 
@@ -102,10 +104,16 @@ class RedisFactory:
     def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:
         """The driver over a client of the right flavour."""
         wanted, driver = (redis.Redis, RedisDriver) if flavour == "sync" else (redis.asyncio.Redis, AsyncRedisDriver)
+        if flavour == "async" and type(source).__module__.split(".")[0] == "aioredis":
+            # aioredis 2 (importable up to Python 3.10) is redis.asyncio's predecessor, with the same API.
+            import aioredis.exceptions  # type: ignore[import-not-found]
+
+            url = url or _client_url(source)
+            return AsyncRedisDriver(source, url, aioredis.exceptions)
         if not isinstance(source, wanted):
             hint = "redis.Redis client (async models take redis.asyncio.Redis)"
             if flavour == "async":
-                hint = "redis.asyncio.Redis client (sync models take redis.Redis)"
+                hint = "redis.asyncio.Redis client (sync models take redis.Redis; redis.asyncio succeeds aioredis)"
             raise ConfigurationError(
                 f"{model.__name__}: the Redis connection must be a redis:// URL or a {hint}, "
                 f"not {type(source).__module__}.{type(source).__name__}"

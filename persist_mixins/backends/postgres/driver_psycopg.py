@@ -61,7 +61,8 @@ def server_error(model: str, url: str, exc: Exception, kind: str | None, constra
     if kind == "unique":
         return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
     if kind == "table":
-        return ConfigurationError(f"{model}: {exc}; create it first with {model}.create_table()")
+        hint = f"{model}: its table does not exist; create it first with {model}.create_table()"
+        return ConfigurationError(f"{hint}\n{exc}")
     if kind == "connection":
         return BackendConnectionError(f"cannot reach PostgreSQL at {url} (or the connection was lost): {exc}")
     return exc

@@ -24,9 +24,9 @@ from inspect import GEN_SUSPENDED, getgeneratorstate
 from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
-    "DIRECT", "Abandoned", "AsyncBlock", "DirectRules", "Driver", "Emit", "EmitMany", "Io", "Link", "Ops", "Plan",
-    "Route", "SessionRules", "SyncBlock", "collect", "combine", "drive_async", "drive_sync", "iter_async", "iter_sync",
-    "run_async", "run_sync", "session", "stream_async", "stream_sync", "window",
+    "DIRECT", "Abandoned", "AsyncBlock", "DirectRoute", "DirectRules", "Driver", "Emit", "EmitMany", "Io", "Link",
+    "Ops", "Plan", "Route", "SessionRules", "SyncBlock", "collect", "combine", "drive_async", "drive_sync",
+    "iter_async", "iter_sync", "run_async", "run_sync", "session", "stream_async", "stream_sync", "window",
 ]  # fmt: skip
 
 T = TypeVar("T")
@@ -49,12 +49,21 @@ class EmitMany(Generic[T]):
     values: Sequence[T]
 
 
-@dataclass(frozen=True, slots=True)
 class Io:
-    """One driver call the runtime asks for: ``fn(*args)``, called (sync) or awaited (async)."""
+    """One driver call the runtime asks for: ``fn(*args)``, called (sync) or awaited (async).
 
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
+    A plain slotted class, not a frozen dataclass: one is made per command, and a frozen
+    dataclass's ``__init__`` costs several times more.
+    """
+
+    __slots__ = ("args", "fn")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...] = ()) -> None:
+        self.fn = fn
+        self.args = args
+
+    def __repr__(self) -> str:
+        return f"Io({getattr(self.fn, '__qualname__', self.fn)!r}, {self.args!r})"
 
 
 #: The runtime's generators: yield Io requests (and Emit markers), receive each call's result, return T.
@@ -127,6 +136,21 @@ class DirectRules:
 DIRECT = DirectRules()
 
 
+class DirectRoute(dict[type, Any]):
+    """The route of one driver with :data:`DIRECT` rules and a shared client.
+
+    A run over such a route needs no session at all (nothing to open or close, one
+    backend), so the runners take a shorter loop: the cost of the runtime on the hot
+    path of a cache (one GET) stays what it was before sessions existed.
+    """
+
+    __slots__ = ("direct",)
+
+    def __init__(self, driver: Any, kinds: tuple[type, ...]) -> None:
+        super().__init__(dict.fromkeys(kinds, driver))
+        self.direct = driver
+
+
 class Driver(Protocol):
     """What the runtime needs of a driver (a backend's, for one client library and one flavour).
 
@@ -171,6 +195,7 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
     when a link asks for it).
     """
     links: dict[int, Link] = {}
+    closing: list[Link] = []  # the links whose rules must close them, oldest first
     held: list[Any] | None = None
     try:
         command = next(plan)
@@ -189,9 +214,14 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
                 raise TypeError(f"no driver in this run executes {kind.__name__} commands") from None
             link = links.get(id(driver))
             if link is None:
-                link = links[id(driver)] = yield from driver.rules.open(driver)
-                if stream and link.buffered and held is None:
-                    held = []
+                if driver.rules is DIRECT and driver.shared is not None:
+                    link = Link(driver, driver.shared)  # the hot path: nothing to open, nothing to close
+                else:
+                    link = yield from driver.rules.open(driver)
+                    closing.append(link)
+                    if stream and link.buffered and held is None:
+                        held = []
+                links[id(driver)] = link
             handler = link.special.get(kind) if link.special else None
             try:
                 if handler is None:
@@ -206,9 +236,10 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
         result: T = stop.value
     except BaseException:
         plan.close()
-        yield from _close(list(links.values()), False)
+        yield from _close(closing, False)
         raise
-    yield from _close(list(links.values()), True)
+    if closing:
+        yield from _close(closing, True)
     if held:
         yield from held
     return result
@@ -328,12 +359,64 @@ async def stream_async(ops: Ops[Any]) -> AsyncIterator[Any]:
 
 def run_sync(route: Route, plan: Plan[T]) -> T:
     """Run a plan to completion with blocking drivers; return its result."""
+    direct = getattr(route, "direct", None)
+    if direct is not None:
+        return _direct_sync(direct, route, plan)
     return drive_sync(session(route, plan))
 
 
 def run_async(route: Route, plan: Plan[T]) -> Awaitable[T]:
     """Run a plan to completion with asyncio drivers (await the result)."""
+    direct = getattr(route, "direct", None)
+    if direct is not None:
+        return _direct_async(direct, route, plan)
     return drive_async(session(route, plan))
+
+
+def _direct_sync(driver: Any, route: Route, plan: Plan[T]) -> T:
+    """:func:`run_sync` over a :class:`DirectRoute`: the session's work without a session (it would do none)."""
+    execute, conn = driver.execute, driver.shared
+    try:
+        command = next(plan)
+        while True:
+            if route.get(type(command)) is not driver:
+                raise _unroutable(command)
+            try:
+                reply = execute(conn, command)
+            except Exception as exc:  # noqa: BLE001 - handed to the plan, which may handle or re-raise it
+                command = plan.throw(exc)
+            else:
+                command = plan.send(reply)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        plan.close()
+
+
+async def _direct_async(driver: Any, route: Route, plan: Plan[T]) -> T:
+    """:func:`run_async` over a :class:`DirectRoute`."""
+    execute, conn = driver.execute, driver.shared
+    try:
+        command = next(plan)
+        while True:
+            if route.get(type(command)) is not driver:
+                raise _unroutable(command)
+            try:
+                reply = await execute(conn, command)
+            except Exception as exc:  # noqa: BLE001 - handed to the plan
+                command = plan.throw(exc)
+            else:
+                command = plan.send(reply)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        plan.close()
+
+
+def _unroutable(command: Any) -> TypeError:
+    if type(command) in (Emit, EmitMany):
+        return TypeError("a streaming plan was run for its result; use iter_sync / iter_async")
+    return TypeError(f"no driver in this run executes {type(command).__name__} commands")
 
 
 def iter_sync(route: Route, plan: Plan[Any]) -> Iterator[Any]:

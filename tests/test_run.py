@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from persist_mixins.run import (
+    DIRECT,
     AsyncBlock,
+    DirectRoute,
     Emit,
     EmitMany,
     Io,
@@ -520,3 +522,57 @@ def test_a_link_that_fails_to_close_still_lets_the_others_close() -> None:
         run_sync(combine(alpha, beta), two_backend_plan())
     assert alpha.rules.log[-1] == ("close", "alpha", False)
     assert alpha.released == ["alpha-conn"] and beta.released == ["beta-conn"]
+
+
+class Shared:
+    """A driver with a shared client and DIRECT rules (as Redis's): its route takes the runners' short loop."""
+
+    rules = DIRECT
+
+    def __init__(self, *replies: Any) -> None:
+        self.shared = self
+        self.route = DirectRoute(self, (Alpha,))
+        self.replies = list(replies)
+
+    def execute(self, conn: Any, command: Any) -> Any:
+        reply = self.replies.pop(0)
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply
+
+
+class AsyncShared(Shared):
+    async def execute(self, conn: Any, command: Any) -> Any:  # type: ignore[override]
+        return Shared.execute(self, conn, command)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_direct_route_runs_plans_with_the_same_rules(flavour: str) -> None:
+    """On a shared-client route, driver errors still reach the plan, foreign commands and streams are refused."""
+    log: list[str] = []
+
+    def recovering() -> Generator[Any, Any, Any]:
+        try:
+            yield Alpha(("a",))
+        except ConnectionError:
+            return (yield Alpha(("b",)))
+        finally:
+            log.append("closed")
+
+    driver = (Shared if flavour == "sync" else AsyncShared)(ConnectionError("down"), "from b", "a1")
+
+    def emits() -> Generator[Any, Any, None]:
+        try:
+            yield Emit("item")
+        finally:
+            log.append("stream closed")
+
+    async def run(plan: Generator[Any, Any, Any]) -> Any:
+        return run_sync(driver.route, plan) if flavour == "sync" else await run_async(driver.route, plan)
+
+    assert await run(recovering()) == "from b" and log == ["closed"]
+    with pytest.raises(TypeError, match="no driver in this run executes Beta commands"):
+        await run(two_backend_plan())
+    with pytest.raises(TypeError, match="streaming plan"):
+        await run(emits())
+    assert log[-1] == "stream closed"

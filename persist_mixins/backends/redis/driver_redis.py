@@ -18,7 +18,7 @@ import redis.asyncio
 from ...backend import Flavour
 from ...connections import safe_url
 from ...errors import BackendConnectionError, ConfigurationError
-from ...run import DIRECT
+from ...run import DIRECT, DirectRoute
 from .commands import Command, Pipeline, ScriptMissing, normalize
 
 __all__ = ["FACTORY", "AsyncRedisDriver", "RedisDriver"]
@@ -44,7 +44,7 @@ class _Base:
         """Wrap a client; ``errors`` is the module of its library's exceptions (redis-py's, or aioredis')."""
         self.client = self.shared = client
         self.url = url
-        self.route = {Command: self, Pipeline: self}
+        self.route = DirectRoute(self, (Command, Pipeline))
         self.lost: tuple[type[Exception], ...] = (errors.ConnectionError, errors.TimeoutError)
         self.noscript: type[Exception] = errors.NoScriptError
 

@@ -114,7 +114,8 @@ def test_async_clients_follow_the_event_loop(prefix: str) -> None:
 
 def test_client_given_as_class_option_is_used(prefix: str, redis_client: redis.Redis) -> None:
     """``__redis_client__`` (the redis-schematics option) selects the client, whatever configure() says."""
-    other_db = redis.Redis.from_url(REDIS_URL.rsplit("/", 1)[0] + "/14")
+    base, db = REDIS_URL.rsplit("/", 1)
+    other_db = redis.Redis.from_url(f"{base}/{int(db) - 1 if int(db) > 0 else 1}")  # the database next to the test one
 
     @dataclasses.dataclass
     class Elsewhere(persist_mixins.SimpleRedisMixin):

@@ -234,6 +234,9 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
                 command = plan.send(reply)
     except StopIteration as stop:
         result: T = stop.value
+    except GeneratorExit:  # closed without being driven (no executor left to run a cleanup)
+        plan.close()
+        raise
     except BaseException:
         plan.close()
         yield from _close(closing, False)
@@ -267,8 +270,9 @@ def drive_sync(ops: Ops[T], *, abandon: bool = False) -> T:
     try:
         op = ops.throw(Abandoned()) if abandon else next(ops)
         while True:
-            if type(op) is not Io:
-                raise TypeError("a streaming plan was run for its result; use iter_sync")
+            if type(op) is not Io:  # thrown in, so the session still closes what it opened
+                op = ops.throw(TypeError("a streaming plan was run for its result; use iter_sync"))
+                continue
             try:
                 reply = op.fn(*op.args)
             except BaseException as exc:  # noqa: BLE001 - thrown into the session, which cleans up
@@ -288,8 +292,9 @@ async def drive_async(ops: Ops[T], *, abandon: bool = False) -> T:
     try:
         op = ops.throw(Abandoned()) if abandon else next(ops)
         while True:
-            if type(op) is not Io:
-                raise TypeError("a streaming plan was run for its result; use iter_async")
+            if type(op) is not Io:  # thrown in, so the session still closes what it opened
+                op = ops.throw(TypeError("a streaming plan was run for its result; use iter_async"))
+                continue
             try:
                 reply = await op.fn(*op.args)
             except BaseException as exc:  # noqa: BLE001 - thrown into the session, which cleans up

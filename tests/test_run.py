@@ -576,3 +576,21 @@ async def test_a_direct_route_runs_plans_with_the_same_rules(flavour: str) -> No
     with pytest.raises(TypeError, match="streaming plan"):
         await run(emits())
     assert log[-1] == "stream closed"
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_streaming_plan_run_for_its_result_still_releases_its_connection(flavour: str) -> None:
+    """run_sync / run_async refuse a plan that emits items, and the connection it opened goes back first."""
+    rules = Rules()
+    driver = (Fake if flavour == "sync" else AsyncFake)("alpha", (Alpha,), rules)
+
+    def streams() -> Generator[Any, Any, None]:
+        yield Emit((yield Alpha(("a",))))
+
+    with pytest.raises(TypeError, match="streaming plan"):
+        if flavour == "sync":
+            run_sync(driver.route, streams())
+        else:
+            await run_async(driver.route, streams())
+    assert rules.log[-1] == ("close", "alpha", False)
+    assert driver.released == ["alpha-conn"]

@@ -26,6 +26,8 @@ __all__ = ["aclose", "async_driver", "async_route", "close", "safe_url", "sync_d
 _sync_clients: dict[tuple[int, str, str], tuple[Backend[Plans], Any]] = {}
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], tuple[Backend[Plans], Any]]]
 _async_clients = weakref.WeakKeyDictionary()
+#: Clients a forked child inherited and forgot in close(), never finalized in the child.
+_inherited: list[Any] = []
 _SYNC_ATTR = "__persist_sync_driver__"
 _ASYNC_ATTR = "__persist_async_driver__"
 
@@ -56,10 +58,11 @@ def _build(
 def sync_driver(cls: type) -> Driver:
     """The sync driver of a model class (resolved once per ``configure()`` generation)."""
     cached = cls.__dict__.get(_SYNC_ATTR)
-    if cached is not None and cached[0] == config.generation():
-        return cached[1]  # type: ignore[no-any-return]
-    driver = _build(cls, cls.__persist_backend__, "sync", _sync_clients, (os.getpid(),))  # type: ignore[attr-defined]
-    type.__setattr__(cls, _SYNC_ATTR, (config.generation(), driver))
+    pid = os.getpid()
+    if cached is not None and cached[0] == config.generation() and cached[1] == pid:
+        return cached[2]  # type: ignore[no-any-return]
+    driver = _build(cls, cls.__persist_backend__, "sync", _sync_clients, (pid,))  # type: ignore[attr-defined]
+    type.__setattr__(cls, _SYNC_ATTR, (config.generation(), pid, driver))  # a forked child builds its own
     return driver
 
 
@@ -86,10 +89,18 @@ def async_route(cls: type) -> Route:
 
 
 def close() -> None:
-    """Close every sync client and pool the library built from a URL, for every backend."""
+    """Close every sync client and pool this process built from a URL, for every backend.
+
+    Clients a forked child inherited from its parent are forgotten, not closed: closing
+    them would close the parent's connections too.
+    """
+    pid = os.getpid()
     while _sync_clients:
-        _, (backend, client) = _sync_clients.popitem()
-        backend.factory.close(client)
+        (owner, *_), (backend, client) = _sync_clients.popitem()
+        if owner == pid:
+            backend.factory.close(client)
+        else:  # kept alive: finalizing it would end the parent's sessions on the shared sockets
+            _inherited.append(client)
     config.reset_generation()
 
 

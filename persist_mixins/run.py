@@ -18,6 +18,7 @@ written twice for the two flavours.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from inspect import GEN_SUSPENDED, getgeneratorstate
@@ -238,8 +239,15 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
         plan.close()
         raise
     except BaseException:
-        plan.close()
-        yield from _close(closing, False)
+        # The error that ended the run is what the caller sees: a plan that fails to close
+        # (it yields in its finally) or a link that fails to close must not replace it, nor
+        # keep the other links open.
+        with contextlib.suppress(Exception):  # the plan is over either way
+            plan.close()
+        try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
+            yield from _close(closing, False)
+        except BaseException:  # noqa: BLE001 - every link was still closed; the first error stands
+            pass
         raise
     if closing:
         yield from _close(closing, True)
@@ -249,15 +257,21 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
 
 
 def _close(links: list[Link], ok: bool) -> Ops[None]:
-    """Close links, newest first; when closing one fails, the rest are still closed (as failed)."""
+    """Close links, newest first; every link is closed even when one fails (the rest then as failed).
+
+    Raises:
+        BaseException: the first error a link's rules raised while closing.
+    """
+    first: BaseException | None = None
     while links:
         link = links.pop()
         try:
-            yield from link.driver.rules.close(link, ok)
-        except BaseException:
-            if ok:
-                yield from _close(links, False)
-            raise
+            yield from link.driver.rules.close(link, ok and first is None)
+        except BaseException as exc:  # noqa: BLE001 - raised once every link is closed
+            if first is None:
+                first = exc
+    if first is not None:
+        raise first
 
 
 # -- the executors: the only code that calls (or awaits) a driver --------------------------------

@@ -75,3 +75,18 @@ def test_a_client_of_the_wrong_flavour_is_a_configuration_error() -> None:
     Cone = model(persist_mixins, __redis__=redis.asyncio.Redis.from_url(REDIS_URL))
     with pytest.raises(ConfigurationError, match=r"Cone: the Redis connection must be .* not redis\.asyncio"):
         sync_driver(Cone)
+
+
+def test_a_forked_child_builds_its_own_clients_and_never_closes_its_parents(monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a fork (another pid), a class resolves a new client; close() there forgets the parent's without closing."""
+    import os
+
+    Cone = model(persist_mixins, __redis__=REDIS_URL)
+    parent = sync_driver(Cone).shared
+    monkeypatch.setattr(os, "getpid", lambda: -1)  # as seen from a forked child
+    child = sync_driver(Cone).shared
+    assert child is not parent
+    persist_mixins.close()
+    assert parent.ping()  # the parent's client was not closed
+    monkeypatch.undo()
+    persist_mixins.close()

@@ -332,3 +332,29 @@ def test_loop_writes_on_a_non_autocommit_connection_are_committed(pg_conn: Any) 
     finally:
         pg_conn.execute(f'DROP TABLE IF EXISTS "{Manual.__table__}"')
         conn.close()
+
+
+async def test_a_stream_stopped_early_inside_a_plans_begin_does_not_steal_its_commit(t: Tx) -> None:
+    """A plan that reads the first row of a >1,000-row stream inside its Begin/Commit still commits its write."""
+    from persist_mixins.backends.postgres import POSTGRES
+    from persist_mixins.backends.postgres.commands import Begin, Commit
+    from persist_mixins.binding import spec_of
+    from persist_mixins.connections import async_route, sync_route
+    from persist_mixins.query import QueryState
+    from persist_mixins.run import collect, run_async, run_sync
+
+    await t.run(t.Row.set_many([t.Row(id=f"r{i:04d}", n=i) for i in range(1200)]))
+    spec = spec_of(t.Row)
+
+    def plan() -> Any:
+        token = yield Begin()
+        first = yield from collect(POSTGRES.plans.select_pairs(spec, QueryState()), limit=1)  # a cursor, closed early
+        yield from POSTGRES.plans.save(spec, t.Row(id="written", n=first[0][1].n), None)
+        yield Commit(token)
+        return "ok"
+
+    if t.flavour == "sync":
+        assert run_sync(sync_route(t.Row), plan()) == "ok"
+    else:
+        assert await run_async(async_route(t.Row), plan()) == "ok"
+    assert "written" in t.rows(t.Row)

@@ -11,7 +11,7 @@ import redis
 
 import persist_mixins
 import persist_mixins.asyncio
-from persist_mixins import ConfigurationError, HashRedisMixin, NotFound, ValidationError
+from persist_mixins import ConfigurationError, HashRedisMixin, InvalidLookup, NotFound, ValidationError
 from persist_mixins.patches import patch_json
 
 
@@ -167,3 +167,28 @@ def test_patch_json_serializes_queries_and_models(prefix: str, redis_client: red
     assert json.dumps(Cone("b")) == '{"id": "b", "n": 0}'
     assert Cone.all() == [Cone("a", 1)] and Cone.filter(n=2) == []
     redis_client.delete(prefix)
+
+
+def test_dynamic_set_key_lookups_that_pin_the_pk_read_the_named_hash(redis_client: redis.Redis, prefix: str) -> None:
+    """match/filter/update by pk plus the tenant read the tenant's hash; an update cannot move an object elsewhere."""
+
+    @dataclasses.dataclass
+    class Order(HashRedisMixin):
+        __key_prefix__ = prefix
+        id: str
+        tenant: str = "acme"
+        total: int = 0
+
+        @property
+        def __set_key__(self) -> str:
+            return self.__key_pattern__(self.tenant)
+
+    Order("1", "globex", 7).set()
+    assert Order.match(id="1", tenant="globex").total == 7
+    assert [o.total for o in Order.filter(id="1", tenant="globex")] == [7]
+    assert Order.filter(id="1", tenant="globex").update(total=8) == 1
+    assert Order.match(id="1", tenant="globex").total == 8
+    with pytest.raises(InvalidLookup, match="would move 1 object"):
+        Order.filter(tenant="globex").update(tenant="acme")
+    assert redis_client.hlen(f"{prefix}:globex") == 1 and not redis_client.exists(f"{prefix}:acme")
+    redis_client.delete(f"{prefix}:globex")

@@ -594,3 +594,51 @@ async def test_a_streaming_plan_run_for_its_result_still_releases_its_connection
             await run_async(driver.route, streams())
     assert rules.log[-1] == ("close", "alpha", False)
     assert driver.released == ["alpha-conn"]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_failed_run_closes_every_link_even_when_one_fails_to_close(flavour: str) -> None:
+    """After a plan error, a link whose release fails does not keep the older links open, nor hide the plan's error."""
+
+    class BadRelease(Fake):
+        def release(self, conn: Any) -> None:
+            raise ConnectionError("release failed")
+
+    class AsyncBadRelease(AsyncFake):
+        async def release(self, conn: Any) -> None:  # type: ignore[override]
+            raise ConnectionError("release failed")
+
+    rules = Rules()
+    alpha = (Fake if flavour == "sync" else AsyncFake)("alpha", (Alpha, Special), rules)
+    beta = (BadRelease if flavour == "sync" else AsyncBadRelease)("beta", (Beta,), rules)
+
+    def failing() -> Generator[Any, Any, None]:
+        yield Alpha(("a",))
+        yield Beta(("b",))
+        raise KeyError("the plan's own error")
+
+    with pytest.raises(KeyError, match="the plan's own error"):
+        if flavour == "sync":
+            run_sync(combine(alpha, beta), failing())
+        else:
+            await run_async(combine(alpha, beta), failing())
+    assert alpha.released == ["alpha-conn"]
+    assert ("close", "alpha", False) in rules.log
+
+
+def test_a_plan_that_yields_in_its_finally_still_has_its_connection_released() -> None:
+    """Abandoning a stream whose plan misbehaves on close (yields in finally) still releases the connection."""
+    rules = Rules()
+    driver = Fake("alpha", (Alpha,), rules)
+
+    def misbehaving() -> Generator[Any, Any, None]:
+        try:
+            for i in range(3):
+                yield Emit((yield Alpha((i,))))
+        finally:
+            yield Alpha(("cleanup",))  # not allowed on close: Python raises RuntimeError
+
+    stream = iter_sync(driver.route, misbehaving())
+    assert next(stream) == "alpha:0"
+    stream.close()
+    assert driver.released == ["alpha-conn"]

@@ -45,7 +45,7 @@ class Copy:
 
 @dataclass(frozen=True, slots=True)
 class Begin:
-    """Start a transaction, or a savepoint when one is already open.  Reply: None.
+    """Start a transaction, or a savepoint when one is already open.  Reply: a token for :class:`Commit`.
 
     Ended by :class:`Commit`; if the plan fails or stops first, the driver rolls back.
     With ``read_only`` (a cursor that only reads), a transaction already open is simply
@@ -57,4 +57,11 @@ class Begin:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """End what the matching :class:`Begin` opened.  Reply: None."""
+    """End what the matching :class:`Begin` opened.  Reply: None.
+
+    ``token`` is the reply the plan got for its ``Begin``: with it, what an inner plan
+    opened and never ended (a stream closed early by ``collect(limit=...)``) is undone
+    first, so this Commit always ends its own Begin.
+    """
+
+    token: int | None = None

@@ -182,12 +182,12 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     fresh = [(obj, params) for obj, (generated, params) in zip(items, prepared, strict=True) if generated]
     if not items:
         return items
-    yield Begin()
+    token = yield Begin()
     if keyed:
         yield from _copy_upsert(table, keyed, px)
     if fresh:
         yield from _insert_generated(spec, table, fresh, px)
-    yield Commit()
+    yield Commit(token)
     return items
 
 
@@ -366,7 +366,7 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
         return
     del rows
     sql, params = select_sql(table, state)
-    yield Begin(read_only=True)
+    token = yield Begin(read_only=True)
     cursor = f"_pm_cursor_{uuid.uuid4().hex[:12]}"  # unique: two streams may share a connection
     yield Sql(f"DECLARE {cursor} NO SCROLL CURSOR FOR {sql}", params)
     while True:
@@ -375,7 +375,7 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
         if len(rows) < FETCH_SIZE:
             break
     yield Sql(f"CLOSE {cursor}")
-    yield Commit()
+    yield Commit(token)
 
 
 def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:

@@ -109,7 +109,10 @@ class Steps:
     opened: list[str | None] = field(default_factory=list)
 
     def begin(self, in_transaction: bool, read_only: bool = False) -> str | None:
-        """The SQL for ``Begin``: a transaction, or a savepoint inside one (None: nothing to send)."""
+        """The SQL for ``Begin``: a transaction, or a savepoint inside one (None: nothing to send).
+
+        The Begin's token (its reply) is ``len(opened) - 1`` afterwards.
+        """
         if read_only and (in_transaction or self.opened):
             self.opened.append(None)  # reads inside the caller's transaction need no savepoint
             return None
@@ -120,22 +123,30 @@ class Steps:
         self.opened.append("")
         return "BEGIN"
 
-    def commit(self) -> str | None:
-        """The SQL for ``Commit`` (None: nothing to send)."""
+    def commit(self, token: int | None = None) -> list[str]:
+        """The SQL for ``Commit``: undo what was opened after ``token`` and left open, then end ``token``'s own."""
+        out = []
+        if token is not None:
+            while len(self.opened) > token + 1:  # an inner plan stopped before its Commit
+                out.extend(_undo(self.opened.pop()))
         name = self.opened.pop()
-        if name is None:
-            return None
-        return f"RELEASE SAVEPOINT {name}" if name else "COMMIT"
+        if name is not None:
+            out.append(f"RELEASE SAVEPOINT {name}" if name else "COMMIT")
+        return out
 
     def rollback(self) -> list[str]:
         """The SQL that undoes whatever is still open (the plan failed or stopped early)."""
         out = []
         while self.opened:
-            name = self.opened.pop()
-            if name is None:
-                continue
-            out.extend([f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"] if name else ["ROLLBACK"])
+            out.extend(_undo(self.opened.pop()))
         return out
+
+
+def _undo(name: str | None) -> list[str]:
+    """The SQL undoing one opened step (None: a read that joined the caller's transaction, nothing)."""
+    if name is None:
+        return []
+    return [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"] if name else ["ROLLBACK"]
 
 
 def savepoint(depth: int) -> str:
@@ -163,16 +174,16 @@ class _RunState:
         self.steps = Steps()
 
 
-def _begin(link: Link, command: Begin) -> Ops[None]:
-    driver = link.driver
-    sql = link.state.steps.begin(driver.in_transaction(link.conn), command.read_only)
+def _begin(link: Link, command: Begin) -> Ops[int]:
+    driver, steps = link.driver, link.state.steps
+    sql = steps.begin(driver.in_transaction(link.conn), command.read_only)
     if sql is not None:
         yield Io(driver.execute, (link.conn, Sql(sql)))
+    return len(steps.opened) - 1  # the token the matching Commit names
 
 
 def _commit(link: Link, command: Commit) -> Ops[None]:
-    sql = link.state.steps.commit()
-    if sql is not None:
+    for sql in link.state.steps.commit(command.token):
         status = yield Io(link.driver.execute, (link.conn, Sql(sql, (), "status")))
         if sql == "COMMIT" and status == "ROLLBACK":
             raise rolled_back_error(link.driver.model)

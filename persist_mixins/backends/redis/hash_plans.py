@@ -5,7 +5,7 @@ per tenant); the field is ``{prefix}:{pk}`` and its value the object's JSON docu
 byte for byte what redis-schematics' ``HashRedisMixin`` wrote, so data moves both ways.
 
 Redis expires keys, not hash fields (before Redis 7.4, and this library does not
-depend on 7.4): ``__expire__`` is the TTL of the whole hash, renewed by every write,
+depend on 7.4): ``__expire__`` is the TTL of the whole hash, renewed by every set(),
 and a per-object expiry (``set(expire=)``, ``expire()``, ``persist()``) is refused
 with :class:`~persist_mixins.errors.ConfigurationError` before anything is written.
 Reads walk the hash with ``HSCAN`` (memory bounded by a batch), checking every
@@ -26,7 +26,7 @@ from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
-from .queries import by_pk, exactly_one, load, match_using
+from .queries import Fetch, by_pk, exactly_one, load, match_using
 from .schema import encode, key_for
 from .scripts import HASH_UPDATE
 from .writes import send
@@ -89,13 +89,28 @@ def _query_key(spec: ModelSpec[Any], values: Mapping[str, Any]) -> str:
         ) from exc
 
 
+def _equalities(conditions: tuple[Condition, ...]) -> dict[str, Any]:
+    return {c.path[0]: c.value for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
+
+
 def _state_key(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> str:
-    eq = {c.path[0]: c.value for c in conditions if c.op == "eq" and len(c.path) == 1 and c.value is not None}
-    return _query_key(spec, eq)
+    return _query_key(spec, _equalities(conditions))
 
 
-def _pk_key(spec: ModelSpec[Any], pk: Any) -> str:
-    return _query_key(spec, {spec.pk_field: pk} if spec.pk_field else {})
+def _pk_key(spec: ModelSpec[Any], pk: Any, values: Mapping[str, Any] | None = None) -> str:
+    return _query_key(spec, {**(values or {}), **({spec.pk_field: pk} if spec.pk_field else {})})
+
+
+def _fetch_for(state: QueryState) -> Fetch:
+    """``fetch`` in the hash the query's lookups name (a dynamic ``__set_key__`` may depend on them)."""
+    values = _equalities(state.conditions)
+
+    def fetch_in(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
+        field = key_for(spec, str(pk))
+        raw = yield Command(("HGET", _pk_key(spec, pk, values), field))
+        return None if raw is None else load(spec, field, raw)
+
+    return fetch_in
 
 
 def _require_pk(spec: ModelSpec[Any], obj: Any) -> str:
@@ -234,7 +249,7 @@ def _scan(spec: ModelSpec[Any], key: str, conditions: tuple[Condition, ...]) -> 
 
 def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(field, obj)`` pairs of a query, honouring ordering, offset and limit."""
-    if (yield from by_pk(fetch, spec, state)) or state.limit == 0:
+    if (yield from by_pk(_fetch_for(state), spec, state)) or state.limit == 0:
         return
     source = _scan(spec, _state_key(spec, state.conditions), state.conditions)
     if not state.ordering:
@@ -248,7 +263,7 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
 
 def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match(**lookups)``: exactly one object; a pinned pk is one HGET, every other condition still checked."""
-    return (yield from match_using(fetch, match_for_values, spec, state))
+    return (yield from match_using(_fetch_for(state), match_for_values, spec, state))
 
 
 def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
@@ -295,6 +310,12 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     for obj in objs:
         for name, value in values.items():
             spec.adapter.set_field(obj, name, value)
+    moved = [obj for obj in objs if hash_key(spec, obj) != key]
+    if moved:
+        raise InvalidLookup(
+            f"{spec.name}.update({', '.join(values)}=...): the update would move {len(moved)} object(s) to another "
+            f"hash (their __set_key__ depends on these fields); delete() them and set() them anew instead"
+        )
     pairs: list[Any] = []
     for obj, data in zip(objs, [spec.dump(obj) for obj in objs], strict=True):  # all validated first
         pairs.extend(_field_and_value(spec, obj, data))

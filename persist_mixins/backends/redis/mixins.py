@@ -70,7 +70,7 @@ class HashRedisMixin(PersistMixin):
 
     The hash is ``{prefix}`` (override the ``__set_key__`` property to spread objects over
     several hashes, e.g. one per tenant); the field is ``{prefix}:{pk}``, the value the JSON
-    document. ``__expire__`` is the TTL of the whole hash, renewed by every write; per-object
+    document. ``__expire__`` is the TTL of the whole hash, renewed by every ``set()``; per-object
     expiry is refused. No ``__indexes__``: every read walks the hash.
 
     Example:

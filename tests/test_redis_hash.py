@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -24,8 +25,8 @@ def hashes(redis_client: redis.Redis, prefix: str) -> Iterator[list[str]]:
         redis_client.delete(key)
 
 
-def test_dynamic_set_key_spreads_objects_over_hashes(redis_client: redis.Redis, prefix: str, hashes: list[str]) -> None:
-    """A ``__set_key__`` property (one hash per tenant) picks the hash of writes, and of queries naming the tenant."""
+def tenant_orders(prefix: str) -> Any:
+    """A model whose ``__set_key__`` property puts each tenant's orders in a hash of their own."""
 
     @dataclasses.dataclass
     class Order(HashRedisMixin):
@@ -37,6 +38,14 @@ def test_dynamic_set_key_spreads_objects_over_hashes(redis_client: redis.Redis, 
         @property
         def __set_key__(self) -> str:
             return self.__key_pattern__(self.tenant)
+
+    return Order
+
+
+def test_dynamic_set_key_spreads_objects_over_hashes(redis_client: redis.Redis, prefix: str, hashes: list[str]) -> None:
+    """A ``__set_key__`` property (one hash per tenant) picks the hash of writes, and of queries naming the tenant."""
+
+    Order = tenant_orders(prefix)
 
     hashes.extend([f"{prefix}:acme", f"{prefix}:globex"])
     Order.set_many([Order("1", "acme", 5), Order("2", "globex", 7), Order("3", "acme", 9)])
@@ -172,16 +181,7 @@ def test_patch_json_serializes_queries_and_models(prefix: str, redis_client: red
 def test_dynamic_set_key_lookups_that_pin_the_pk_read_the_named_hash(redis_client: redis.Redis, prefix: str) -> None:
     """match/filter/update by pk plus the tenant read the tenant's hash; an update cannot move an object elsewhere."""
 
-    @dataclasses.dataclass
-    class Order(HashRedisMixin):
-        __key_prefix__ = prefix
-        id: str
-        tenant: str = "acme"
-        total: int = 0
-
-        @property
-        def __set_key__(self) -> str:
-            return self.__key_pattern__(self.tenant)
+    Order = tenant_orders(prefix)
 
     Order("1", "globex", 7).set()
     assert Order.match(id="1", tenant="globex").total == 7

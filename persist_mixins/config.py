@@ -9,7 +9,7 @@ operation of every class resolves its connection afresh.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .backend import backends
 from .errors import ConfigurationError
@@ -17,13 +17,24 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from .backend import Backend, Plans
 
-__all__ = ["configure", "generation", "reset_generation", "setting"]
+__all__ = ["SyncInLoop", "configure", "generation", "reset_generation", "setting", "sync_in_loop"]
 
 _configured: dict[str, Any] = {}
 _generation = 0
 
 
-def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None, **others: Any) -> None:
+SyncInLoop = Literal["warn", "error", "allow"]
+_sync_in_loop: SyncInLoop = "warn"
+
+
+def configure(
+    *,
+    redis: Any = None,
+    postgres: Any = None,
+    rethinkdb: Any = None,
+    sync_in_loop: SyncInLoop | None = None,
+    **others: Any,
+) -> None:
     """Set the default connection of each backend, for every model without its own.
 
     Each argument is a URL (``redis://localhost:6379/0``) or a ready client or pool.
@@ -34,6 +45,10 @@ def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None,
         redis: a URL, a ``redis.Redis`` or a ``redis.asyncio.Redis``.
         postgres: a URL, a psycopg connection / pool, or an aiopg pool.
         rethinkdb: a URL or a RethinkDB connection.
+        sync_in_loop: what a sync method called while an event loop runs in the same thread
+            does (it blocks the loop): ``"warn"`` (the default, a
+            :class:`~persist_mixins.errors.BlockingCallWarning`), ``"error"`` (raise
+            :class:`~persist_mixins.errors.BlockingCallError`) or ``"allow"``.
         others: the same for any other registered backend, by its name.
 
     Raises:
@@ -43,7 +58,11 @@ def configure(*, redis: Any = None, postgres: Any = None, rethinkdb: Any = None,
         >>> from persist_mixins import configure
         >>> configure(redis="redis://localhost:6379/15")
     """
-    global _generation
+    global _generation, _sync_in_loop
+    if sync_in_loop is not None:
+        if sync_in_loop not in ("warn", "error", "allow"):
+            raise ConfigurationError(f"configure(sync_in_loop={sync_in_loop!r}): expected 'warn', 'error' or 'allow'")
+        _sync_in_loop = sync_in_loop
     known = {backend.setting: backend for backend in backends().values()}
     settings = {"redis": redis, "postgres": postgres, "rethinkdb": rethinkdb, **others}
     for name, value in settings.items():
@@ -78,3 +97,8 @@ def reset_generation() -> None:
     """Invalidate every cached driver (after ``close()``)."""
     global _generation
     _generation += 1
+
+
+def sync_in_loop() -> SyncInLoop:
+    """What a sync call made inside a running event loop does: ``"warn"``, ``"error"`` or ``"allow"``."""
+    return _sync_in_loop

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
+import warnings
 import weakref
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import config
 from .backend import Backend, Flavour, Plans
+from .errors import BlockingCallError, BlockingCallWarning
 from .run import Driver, Route
 
 __all__ = ["aclose", "async_driver", "async_route", "close", "safe_url", "sync_driver", "sync_route"]
@@ -56,7 +59,13 @@ def _build(
 
 
 def sync_driver(cls: type) -> Driver:
-    """The sync driver of a model class (resolved once per ``configure()`` generation)."""
+    """The sync driver of a model class (resolved once per ``configure()`` generation).
+
+    Raises:
+        BlockingCallError: an event loop runs in this thread and ``configure(sync_in_loop="error")``.
+    """
+    if asyncio._get_running_loop() is not None:
+        _blocking(cls)
     cached = cls.__dict__.get(_SYNC_ATTR)
     pid = os.getpid()
     if cached is not None and cached[0] == config.generation() and cached[1] == pid:
@@ -64,6 +73,30 @@ def sync_driver(cls: type) -> Driver:
     driver = _build(cls, cls.__persist_backend__, "sync", _sync_clients, (pid,))  # type: ignore[attr-defined]
     type.__setattr__(cls, _SYNC_ATTR, (config.generation(), pid, driver))  # a forked child builds its own
     return driver
+
+
+def _blocking(cls: type) -> None:
+    """A sync call inside a running event loop blocks every task of that loop: say so, as configured."""
+    mode = config.sync_in_loop()
+    if mode == "allow":
+        return
+    message = (
+        f"{cls.__name__}: a sync persist_mixins call inside a running event loop blocks the loop until the "
+        "server answers; use the model from persist_mixins.asyncio and await it "
+        '(configure(sync_in_loop="allow") silences this, "error" raises)'
+    )
+    if mode == "error":
+        raise BlockingCallError(message)
+    warnings.warn(message, BlockingCallWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package (the user's call)."""
+    package = os.path.dirname(__file__)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
 
 
 def async_driver(cls: type) -> Driver:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 __all__ = [
     "BackendConnectionError",
+    "BlockingCallError",
+    "BlockingCallWarning",
     "ConfigurationError",
     "ConflictError",
     "InvalidLookup",
@@ -70,4 +72,20 @@ class BackendConnectionError(PersistError, ConnectionError):
     """The database server could not be reached; the message names its URL.
 
     The driver's exception is the ``__cause__``.
+    """
+
+
+class BlockingCallError(PersistError, RuntimeError):
+    """A sync method was called while an event loop runs in the same thread (with ``configure(sync_in_loop="error")``).
+
+    It would block every task of the loop until the server answers: use the same model
+    from :mod:`persist_mixins.asyncio` and ``await`` it instead.
+    """
+
+
+class BlockingCallWarning(RuntimeWarning):
+    """A sync method was called while an event loop runs in the same thread (the default: warned once per call site).
+
+    ``configure(sync_in_loop="error")`` turns it into :class:`BlockingCallError`,
+    ``configure(sync_in_loop="allow")`` silences it.
     """

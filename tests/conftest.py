@@ -37,6 +37,10 @@ from persist_mixins.backends.redis.schema import escape_glob
 
 from . import models
 
+# The sync flavour of the behaviour suite runs inside async test functions (one event loop for
+# both flavours): the warning for sync calls inside a running loop is tested on its own.
+persist_mixins.configure(sync_in_loop="allow")
+
 REDIS_URL = os.environ.get("PERSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS: dict[str, Backend[Any]] = {"redis": REDIS, "redis_hash": REDIS_HASH, "postgres": POSTGRES}

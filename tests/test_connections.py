@@ -90,3 +90,29 @@ def test_a_forked_child_builds_its_own_clients_and_never_closes_its_parents(monk
     assert parent.ping()  # the parent's client was not closed
     monkeypatch.undo()
     persist_mixins.close()
+
+
+def test_a_sync_call_inside_a_running_loop_warns_at_the_callers_line_or_raises_as_configured() -> None:
+    """A sync method called from a coroutine blocks the loop: a BlockingCallWarning by default, an error on request."""
+    from persist_mixins import BlockingCallError, BlockingCallWarning
+
+    Cone = model(persist_mixins, __redis__=REDIS_URL)
+
+    async def blocking() -> None:
+        Cone.count()
+
+    try:
+        persist_mixins.configure(sync_in_loop="warn")
+        with pytest.warns(
+            BlockingCallWarning, match=r"Cone: a sync persist_mixins call .* persist_mixins\.asyncio"
+        ) as seen:
+            asyncio.run(blocking())
+        assert seen[0].filename == __file__  # points at the user's line, not the library's
+        persist_mixins.configure(sync_in_loop="error")
+        with pytest.raises(BlockingCallError, match="blocks the loop"):
+            asyncio.run(blocking())
+        Cone.count()  # outside a loop: no warning, no error
+        with pytest.raises(ConfigurationError, match="sync_in_loop"):
+            persist_mixins.configure(sync_in_loop="sometimes")  # type: ignore[arg-type]
+    finally:
+        persist_mixins.configure(sync_in_loop="allow")

@@ -181,7 +181,8 @@ def test_connection_killed_mid_pipeline_leaves_no_mix(prefix: str, redis_client:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    victim = redis.Redis.from_url(REDIS_URL, client_name="pm-victim", retry=Retry(NoBackoff(), 0))
+    name = "pm-victim-" + prefix.rsplit(":", 1)[-1]  # this test's own: another suite may run beside it
+    victim = redis.Redis.from_url(REDIS_URL, client_name=name, retry=Retry(NoBackoff(), 0))
 
     @dataclasses.dataclass
     class Bulk(persist_mixins.SimpleRedisMixin):
@@ -202,7 +203,7 @@ def test_connection_killed_mid_pipeline_leaves_no_mix(prefix: str, redis_client:
             time.sleep(0.001)
         while not stop.is_set():
             for client in redis_client.client_list():
-                if client.get("name") == "pm-victim":
+                if client.get("name") == name:
                     redis_client.client_kill_filter(_id=client["id"])
             time.sleep(0.002)
 

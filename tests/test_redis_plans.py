@@ -764,3 +764,16 @@ def test_window_on_pinned_pk() -> None:
     """A pk lookup with an offset past its single result yields nothing."""
     assert select(unsorted(), state(id="a").sliced(slice(1, None))) == []
     assert select(unsorted(), state(id="a").sliced(slice(0, 5))) == ["a"]
+
+
+def test_a_batch_is_resent_until_the_server_keeps_its_scripts() -> None:
+    """A pipeline of script calls that meets NOSCRIPT twice (flushed again meanwhile) is reloaded and resent."""
+    from persist_mixins.backends.redis import scripts
+    from persist_mixins.backends.redis.commands import ScriptMissing
+    from persist_mixins.backends.redis.writes import send_batch
+
+    call = scripts.SAVE.evalsha(["k"], ["a"])
+    script = Script(ScriptMissing("gone"), "sha", ScriptMissing("gone again"), "sha", [1])
+    assert run_sync(script.route, send_batch([call])) == [1]
+    assert [type(c).__name__ for c in script.sent] == ["Pipeline", "Command", "Pipeline", "Command", "Pipeline"]
+    assert script.sent[1] == scripts.SAVE.load()

@@ -115,16 +115,20 @@ def send(command: Command) -> Plan[Any]:
     return (yield Command(("EVAL", script.source, *command.args[2:])))
 
 
+#: How often a pipeline is resent after loading its scripts, when the server keeps losing them.
+_SCRIPT_RELOADS = 3
+
+
 def send_batch(commands: Sequence[Command], transaction: bool = False) -> Plan[list[Any]]:
     """Send commands in one pipeline; on NOSCRIPT, load the scripts and send it again.
 
     Retrying is safe: when the server lacks a script, none of its EVALSHA calls ran.
     """
     pipeline = Pipeline(tuple(commands), transaction)
-    try:
-        return (yield pipeline)  # type: ignore[no-any-return]
-    except ScriptMissing:
-        pass
-    for sha in {c.args[1] for c in commands if c.args[0] == "EVALSHA"}:
-        yield scripts.BY_SHA[sha].load()
+    for _ in range(_SCRIPT_RELOADS):
+        try:
+            return (yield pipeline)  # type: ignore[no-any-return]
+        except ScriptMissing:  # flushed (a restart, SCRIPT FLUSH), maybe again between our load and resend
+            for sha in {c.args[1] for c in commands if c.args[0] == "EVALSHA"}:
+                yield scripts.BY_SHA[sha].load()
     return (yield pipeline)  # type: ignore[no-any-return]

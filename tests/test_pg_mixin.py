@@ -267,3 +267,40 @@ def test_untyped_pk_and_percent_in_table_name_are_configuration_errors(pg_conn: 
 
     with pytest.raises(ConfigurationError, match="%"):
         Percent.create_table()
+
+
+def test_concurrent_set_many_of_overlapping_pks_never_deadlock(pg_conn: Any) -> None:
+    """Eight threads writing the same 300 pks in different orders, three rounds: every call succeeds."""
+    import random
+    import threading
+
+    table = f"pmtest_lock_{uuid.uuid4().hex[:8]}"
+
+    @dataclasses.dataclass
+    class Row(persist_mixins.PgRowMixin):
+        __table__ = table
+        id: str
+        n: int = 0
+
+    Row.create_table()
+    failures: list[BaseException] = []
+
+    def writer(seed: int) -> None:
+        pks = [f"k{i:03d}" for i in range(300)]
+        random.Random(seed).shuffle(pks)
+        try:
+            Row.set_many([Row(pk, seed) for pk in pks])
+        except BaseException as exc:  # noqa: BLE001 - counted and reported below
+            failures.append(exc)
+
+    try:
+        for round_ in range(3):
+            threads = [threading.Thread(target=writer, args=(round_ * 10 + i,)) for i in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert failures == []
+        assert Row.count() == 300
+    finally:
+        pg_conn.execute(f'DROP TABLE IF EXISTS "{table}"')

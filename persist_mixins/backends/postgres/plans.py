@@ -213,7 +213,9 @@ def _copy_upsert(table: Table, rows: list[list[Any]], px: int | None) -> Plan[No
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*cols, _EXPIRES] if c != table.qpk)
     yield Sql(
         f"INSERT INTO {table.name} ({', '.join(cols)}, {_EXPIRES}) "
-        f"SELECT {', '.join(cols)}, {_EXPIRY} FROM {stage} "
+        # Rows are upserted, so locked, in pk order: concurrent bulk writers of the same keys
+        # take their locks in one order and never deadlock.
+        f"SELECT {', '.join(cols)}, {_EXPIRY} FROM {stage} ORDER BY {table.qpk} "
         f"ON CONFLICT ({table.qpk}) DO UPDATE SET {updates}",
         [px],
     )

@@ -293,3 +293,20 @@ async def test_range_conditions_on_one_field_read_one_range(ix: Api, commands: l
     ranges = [args for args in commands if args[0] == "ZRANGEBYSCORE"]
     assert ranges == [("ZRANGEBYSCORE", f"{{{ix.prefix}}}#i:amount_kg", "10.0", "(13.0")]
     assert await ix.run(ix.Model.count(amount_kg__gt=10, amount_kg__lte=20, amount_kg__range=(0, 15))) == 5
+
+
+async def test_persist_or_expire_on_a_just_expired_object_leaves_it_to_purge(
+    ix: Api, redis_client: redis.Redis
+) -> None:
+    """persist()/expire() racing an expiry keep the object on the schedule, so purge_expired() removes its entries."""
+    objs = [sample(ix, id=f"e{i}", amount_kg=i) for i in range(4)]
+    await ix.run(ix.Model.set_many(objs, expire=0.05))
+    await asyncio.sleep(0.15)  # every object expired; its index entries remain until purged
+    for obj in objs[:2]:
+        assert await ix.run(obj.persist()) is False
+    for obj in objs[2:]:
+        assert await ix.run(obj.expire(60)) is False
+    assert await ix.run(ix.Model.purge_expired()) == 4
+    prefix = "{" + ix.prefix + "}"
+    leftovers = [k for k in redis_client.scan_iter(match=prefix.replace("{", "\\{").replace("}", "\\}") + "*")]
+    assert not any(redis_client.zcard(k) for k in leftovers if redis_client.type(k) == b"zset")

@@ -115,7 +115,8 @@ DELETE = Script(
 EXPIRE = Script(
     "if ARGV[2] == '' then\n"
     "  local r = redis.call('PERSIST', KEYS[1])\n"
-    "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    # An object that just expired keeps its schedule entry: purge_expired() must still find it.
+    "  if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('ZREM', KEYS[2], ARGV[1]) end\n"
     "  return r\n"
     "end\n"
     "local r = redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"

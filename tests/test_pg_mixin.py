@@ -304,3 +304,20 @@ def test_concurrent_set_many_of_overlapping_pks_never_deadlock(pg_conn: Any) -> 
         assert Row.count() == 300
     finally:
         pg_conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+
+async def test_a_pk_with_a_nul_byte_is_absent_and_a_pk_too_long_for_the_index_is_refused(pg_api: Api) -> None:
+    """match_for_pk / refresh / delete with a NUL in the pk answer as for any absent pk; a huge pk never reaches SQL."""
+    from persist_mixins import NotFound
+
+    api = pg_api
+
+    ghost = sample(api, id="zz\x00")
+    with pytest.raises(NotFound, match="NUL"):
+        await api.run(api.Model.match_for_pk("zz\x00"))
+    with pytest.raises(NotFound):
+        await api.run(ghost.refresh())
+    assert await api.run(ghost.delete()) is False
+    with pytest.raises(ValidationError, match="at most 2704 bytes"):
+        await api.run(sample(api, id="x" * 3000).set())
+    assert await api.run(api.Model.count()) == 0

@@ -32,6 +32,8 @@ __all__ = [
 
 #: Rows per FETCH from a server-side cursor, and the size of the one-round-trip probe before it.
 FETCH_SIZE = 1000
+#: The largest key a btree index row holds on 8 kB pages (PostgreSQL refuses larger ones at write).
+MAX_PK_BYTES = 2704
 #: PostgreSQL takes at most 65,535 parameters per statement.
 MAX_PARAMS = 65535
 #: Objects per batch when set_many() copies or inserts.
@@ -77,6 +79,11 @@ def _prepare(
     if spec.generates(obj):
         return True, table.encode(data)
     pk = spec.fill_pk(obj)
+    if len(pk.encode()) > MAX_PK_BYTES:
+        raise ValidationError(
+            f"{spec.name}: the pk is {len(pk.encode())} bytes long; a PostgreSQL primary key index holds at most "
+            f"{MAX_PK_BYTES} bytes per key (nothing was written)"
+        )
     if not table.hidden_pk and data.get(table.pk) in (None, ""):
         value = getattr(obj, table.pk)
         data = {**data, table.pk: value}
@@ -257,7 +264,10 @@ def _pk_param(spec: ModelSpec[Any], table: Table, pk: Any) -> Any:
             return pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
     except (TypeError, ValueError):
         raise NotFound(f"{spec.name} with pk {pk!r} not found ({table.pk} holds {kind} values)") from None
-    return str(pk)
+    text = str(pk)
+    if "\x00" in text:  # no stored pk can hold one (writes refuse it): absent, as any unknown pk
+        raise NotFound(f"{spec.name} with pk {text!r} not found (a pk never holds a NUL byte)")
+    return text
 
 
 def _require_pk(spec: ModelSpec[Any], table: Table, obj: Any) -> Any:

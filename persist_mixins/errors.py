@@ -18,6 +18,7 @@ __all__ = [
     "MultipleFound",
     "NotFound",
     "PersistError",
+    "RetryableError",
     "TransactionError",
     "ValidationError",
 ]
@@ -62,6 +63,15 @@ class ConfigurationError(PersistError):
 
 class ConflictError(PersistError):
     """A write clashed with another one (optimistic lock or unique constraint)."""
+
+
+class RetryableError(PersistError):
+    """The server rolled an operation back; nothing of it was written, and running it again may succeed.
+
+    PostgreSQL: a deadlock (SQLSTATE 40P01) or a serialization failure (40001).
+
+    The driver's exception is the ``__cause__``; its SQLSTATE says which.
+    """
 
 
 class TransactionError(PersistError):

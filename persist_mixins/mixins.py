@@ -208,7 +208,8 @@ class PersistMixin(ModelBase):
             MultipleFound: more than one object matches.
             InvalidLookup: a lookup names an unknown field or operator.
         """
-        return run_sync(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), cls._where(lookups)))
+        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        return run_sync(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), state))
 
     @classmethod
     def match_for_pk(cls, pk: Any) -> Self:
@@ -218,7 +219,8 @@ class PersistMixin(ModelBase):
     @classmethod
     def match_for_values(cls, **lookups: Any) -> Self:
         """Return the one stored object matching the lookups, searching by values."""
-        return run_sync(route(cls), cls.__persist_backend__.plans.match_for_values(spec_of(cls), cls._where(lookups)))
+        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        return run_sync(route(cls), cls.__persist_backend__.plans.match_for_values(spec_of(cls), state))
 
     @classmethod
     def filter(cls, **lookups: Any) -> Query[Self]:
@@ -233,7 +235,8 @@ class PersistMixin(ModelBase):
     @classmethod
     def count(cls, **lookups: Any) -> int:
         """How many stored objects match the lookups (all of them without lookups)."""
-        return run_sync(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), cls._where(lookups)))
+        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        return run_sync(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), state))
 
     @classmethod
     def set_many(cls, objs: Iterable[Self], *, expire: Expiry = None) -> list[Self]:

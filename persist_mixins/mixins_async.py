@@ -127,7 +127,8 @@ class AsyncPersistMixin(ModelBase):
     @classmethod
     async def match(cls, **lookups: Any) -> Self:
         """Return the one stored object matching every lookup (NotFound / MultipleFound otherwise)."""
-        return await run_async(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), cls._where(lookups)))
+        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        return await run_async(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), state))
 
     @classmethod
     async def match_for_pk(cls, pk: Any) -> Self:
@@ -138,7 +139,8 @@ class AsyncPersistMixin(ModelBase):
     async def match_for_values(cls, **lookups: Any) -> Self:
         """Return the one stored object matching the lookups, searching by values."""
         plans = cls.__persist_backend__.plans
-        return await run_async(route(cls), plans.match_for_values(spec_of(cls), cls._where(lookups)))
+        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        return await run_async(route(cls), plans.match_for_values(spec_of(cls), state))
 
     @classmethod
     def filter(cls, **lookups: Any) -> AsyncQuery[Self]:
@@ -153,7 +155,8 @@ class AsyncPersistMixin(ModelBase):
     @classmethod
     async def count(cls, **lookups: Any) -> int:
         """How many stored objects match the lookups (all of them without lookups)."""
-        return await run_async(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), cls._where(lookups)))
+        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        return await run_async(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), state))
 
     @classmethod
     async def set_many(cls, objs: Iterable[Self], *, expire: Expiry = None) -> list[Self]:

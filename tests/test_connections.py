@@ -116,3 +116,14 @@ def test_a_sync_call_inside_a_running_loop_warns_at_the_callers_line_or_raises_a
             persist_mixins.configure(sync_in_loop="sometimes")  # type: ignore[arg-type]
     finally:
         persist_mixins.configure(sync_in_loop="allow")
+
+
+def test_a_bad_lookup_fails_before_any_client_or_pool_is_built() -> None:
+    """match/count/match_for_values with a typo raise InvalidLookup without building a driver (a pool would connect)."""
+    from persist_mixins import InvalidLookup
+
+    Cone = model(persist_mixins, __redis__="redis://127.0.0.1:1/0")
+    for call in (Cone.match, Cone.match_for_values, Cone.count):
+        with pytest.raises(InvalidLookup):
+            call(idd="x")
+    assert "__persist_sync_driver__" not in Cone.__dict__

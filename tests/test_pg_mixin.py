@@ -321,3 +321,55 @@ async def test_a_pk_with_a_nul_byte_is_absent_and_a_pk_too_long_for_the_index_is
     with pytest.raises(ValidationError, match="at most 2704 bytes"):
         await api.run(sample(api, id="x" * 3000).set())
     assert await api.run(api.Model.count()) == 0
+
+
+def test_server_errors_are_classified_by_sqlstate() -> None:
+    """Only a lost or refused connection is BackendConnectionError; deadlocks and serialization failures are
+    RetryableError; other server errors (lock timeout, query canceled, a too-large value) surface as psycopg's."""
+    import psycopg
+
+    from persist_mixins import BackendConnectionError, RetryableError
+    from persist_mixins.backends.postgres.driver_psycopg import translate
+
+    expected = {
+        psycopg.errors.DeadlockDetected("d"): RetryableError,
+        psycopg.errors.SerializationFailure("s"): RetryableError,
+        psycopg.errors.LockNotAvailable("l"): psycopg.errors.LockNotAvailable,
+        psycopg.errors.QueryCanceled("q"): psycopg.errors.QueryCanceled,
+        psycopg.errors.ProgramLimitExceeded("p"): psycopg.errors.ProgramLimitExceeded,
+        psycopg.errors.AdminShutdown("a"): BackendConnectionError,
+        psycopg.OperationalError("connection refused"): BackendConnectionError,
+    }
+    for error, kind in expected.items():
+        assert type(translate("Row", "postgresql://x", error)) is kind, error
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_lock_timeout_is_the_servers_error_not_a_lost_connection(flavour: str, pg_conn: Any) -> None:
+    """A write that waits past lock_timeout raises psycopg's LockNotAvailable, never "cannot reach PostgreSQL"."""
+    import psycopg
+
+    table = f"pmtest_lock_{uuid.uuid4().hex[:8]}"
+    url = PG_URL + ("&" if "?" in PG_URL else "?") + "options=-c%20lock_timeout%3D100"
+    module: Any = persist_mixins if flavour == "sync" else persist_mixins.asyncio
+    Row = dataclasses.make_dataclass(
+        "Row",
+        [("id", str), ("n", int, 0)],
+        bases=(module.PgRowMixin,),
+        namespace={"__table__": table, "__postgres__": url},
+    )
+    pg_conn.execute(f'CREATE TABLE "{table}" (id text PRIMARY KEY, n bigint, _expires_at timestamptz)')
+    pg_conn.execute(f"INSERT INTO \"{table}\" VALUES ('a', 1, NULL)")
+    holder = psycopg.connect(PG_URL)
+    try:
+        holder.execute(f"SELECT * FROM \"{table}\" WHERE id = 'a' FOR UPDATE")  # holds the row lock
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            result = Row("a", 2).set()
+            if flavour == "async":
+                await result
+    finally:
+        holder.rollback()
+        holder.close()
+        if flavour == "async":
+            await persist_mixins.asyncio.close()
+        pg_conn.execute(f'DROP TABLE IF EXISTS "{table}"')

@@ -19,7 +19,7 @@ import psycopg2.extras
 
 from ...errors import BackendConnectionError
 from .commands import Begin, Commit, Copy, Sql
-from .driver_psycopg import areply, server_error
+from .driver_psycopg import areply, kind_of, server_error
 from .transaction import PG_SESSION
 
 __all__ = ["AiopgDriver"]
@@ -31,12 +31,11 @@ _PARAMS = 60000
 
 
 def _translate(model: str, url: str, exc: Exception) -> Exception:
-    if isinstance(exc, psycopg2.errors.UniqueViolation):
-        return server_error(model, url, exc, "unique", getattr(exc.diag, "constraint_name", None))
-    if isinstance(exc, psycopg2.errors.UndefinedTable):
-        return server_error(model, url, exc, "table")
-    lost = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
-    return server_error(model, url, exc, "connection" if lost else None)
+    if isinstance(exc, psycopg2.InterfaceError):  # the connection is already closed
+        return server_error(model, url, exc, "connection")
+    kind = kind_of(getattr(exc, "pgcode", None), isinstance(exc, psycopg2.OperationalError))
+    constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
+    return server_error(model, url, exc, kind, constraint)
 
 
 class AiopgDriver:

@@ -17,17 +17,16 @@ from typing import Any
 import orjson
 import psycopg
 import psycopg_pool
-from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ...backend import Flavour
 from ...connections import safe_url
-from ...errors import BackendConnectionError, ConfigurationError, ConflictError
+from ...errors import BackendConnectionError, ConfigurationError, ConflictError, RetryableError
 from .commands import Begin, Commit, Copy, Sql
 from .transaction import PG_SESSION
 
-__all__ = ["FACTORY", "AsyncPgDriver", "PgDriver", "areply", "reply", "server_error"]
+__all__ = ["FACTORY", "RETRYABLE", "AsyncPgDriver", "PgDriver", "areply", "kind_of", "reply", "server_error"]
 
 #: Pool sizes and the wait for a free connection, for pools built from URLs.
 POOL_MIN, POOL_MAX, POOL_TIMEOUT = 1, 10, 10.0
@@ -65,19 +64,43 @@ def server_error(model: str, url: str, exc: Exception, kind: str | None, constra
         return ConfigurationError(f"{hint}\n{exc}")
     if kind == "connection":
         return BackendConnectionError(f"cannot reach PostgreSQL at {url} (or the connection was lost): {exc}")
+    if kind == "retry":
+        return RetryableError(
+            f"{model}: {exc.__class__.__name__}: the server rolled the operation back; retry it: {exc}"
+        )
     return exc
+
+
+#: SQLSTATEs a retry of the whole operation may succeed after (the server rolled it back).
+RETRYABLE = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+#: SQLSTATEs that mean the connection is gone, besides class 08 (connection exception).
+_LOST = frozenset({"57P01", "57P02", "57P03"})  # admin_shutdown, crash_shutdown, cannot_connect_now
+
+
+def kind_of(sqlstate: str | None, operational: bool) -> str | None:
+    """What a driver error means to the user, by SQLSTATE (the table in docs/errors.md).
+
+    ``operational``: the client library classed it as an operational error; without a
+    SQLSTATE that is a connection refused or lost on the client side.
+    """
+    if sqlstate == "23505":
+        return "unique"
+    if sqlstate == "42P01":
+        return "table"
+    if sqlstate in RETRYABLE:
+        return "retry"
+    if sqlstate is None:
+        return "connection" if operational else None
+    return "connection" if sqlstate.startswith("08") or sqlstate in _LOST else None
 
 
 def translate(model: str, url: str, exc: Exception) -> Exception:
     """The error to raise for a server or connection error (the original becomes ``__cause__``)."""
-    if isinstance(exc, pg_errors.UniqueViolation):
-        return server_error(model, url, exc, "unique", getattr(exc.diag, "constraint_name", None))
-    if isinstance(exc, pg_errors.UndefinedTable):
-        return server_error(model, url, exc, "table")
-    lost = isinstance(exc, (psycopg.OperationalError, psycopg_pool.PoolTimeout))
-    return server_error(
-        model, url, exc, "connection" if lost and not isinstance(exc, pg_errors.QueryCanceled) else None
-    )
+    if isinstance(exc, psycopg_pool.PoolTimeout):
+        return server_error(model, url, exc, "connection")
+    kind = kind_of(getattr(exc, "sqlstate", None), isinstance(exc, psycopg.OperationalError))
+    constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
+    return server_error(model, url, exc, kind, constraint)
 
 
 def _copy_sql(command: Copy) -> str:

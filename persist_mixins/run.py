@@ -212,7 +212,7 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
             try:
                 driver = route[kind]
             except KeyError:
-                raise TypeError(f"no driver in this run executes {kind.__name__} commands") from None
+                raise _unroutable(command) from None
             link = links.get(id(driver))
             if link is None:
                 if driver.rules is DIRECT and driver.shared is not None:

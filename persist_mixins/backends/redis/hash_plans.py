@@ -26,10 +26,10 @@ from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
-from .queries import Fetch, by_pk, exactly_one, load, match_using
-from .schema import encode, key_for
+from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
+from .schema import key_for
 from .scripts import HASH_UPDATE
-from .writes import send
+from .writes import payload, send
 
 __all__ = [
     "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
@@ -97,36 +97,21 @@ def _state_key(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> str:
     return _query_key(spec, _equalities(conditions))
 
 
-def _pk_key(spec: ModelSpec[Any], pk: Any, values: Mapping[str, Any] | None = None) -> str:
-    return _query_key(spec, {**(values or {}), **({spec.pk_field: pk} if spec.pk_field else {})})
+def _pk_key(spec: ModelSpec[Any], pk: Any, values: Mapping[str, Any]) -> str:
+    return _query_key(spec, {**values, **({spec.pk_field: pk} if spec.pk_field else {})})
 
 
 def _fetch_for(state: QueryState) -> Fetch:
     """``fetch`` in the hash the query's lookups name (a dynamic ``__set_key__`` may depend on them)."""
     values = _equalities(state.conditions)
-
-    def fetch_in(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
-        field = key_for(spec, str(pk))
-        raw = yield Command(("HGET", _pk_key(spec, pk, values), field))
-        return None if raw is None else load(spec, field, raw)
-
-    return fetch_in
+    return lambda spec, pk: _fetch_in(spec, pk, values)
 
 
-def _require_pk(spec: ModelSpec[Any], obj: Any) -> str:
-    pk = spec.pk_of(obj)
-    if pk is None:
-        raise NotFound(f"{spec.name} object has no pk: it was never saved")
-    return pk
-
-
-def _field_and_value(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
-    pk = spec.fill_pk(obj)
-    field = spec.pk_field
-    if field is not None and data.get(field) in (None, ""):
-        value = getattr(obj, field)
-        data[field] = value if isinstance(value, int) else str(value)
-    return key_for(spec, pk), encode(spec, data)
+def _fetch_in(spec: ModelSpec[Any], pk: Any, values: Mapping[str, Any]) -> Plan[Any]:
+    """Read one object by pk (HGET) from the hash ``values`` (and the pk) name; None when absent."""
+    field = key_for(spec, str(pk))
+    raw = yield Command(("HGET", _pk_key(spec, pk, values), field))
+    return None if raw is None else load(spec, field, raw)
 
 
 def _write(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
@@ -136,7 +121,8 @@ def _write(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
         spec.check_pk(obj)
     by_hash: dict[str, list[Any]] = {}
     for obj, data in zip(objs, dumped, strict=True):
-        field, value = _field_and_value(spec, obj, data)
+        pk, value = payload(spec, obj, data)
+        field = key_for(spec, pk)
         by_hash.setdefault(hash_key(spec, obj), []).extend((field, value))
     px = spec.options.expire_ms
     commands: list[Command] = []
@@ -173,9 +159,7 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
 
 def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
     """Read one object by pk (HGET); None when absent."""
-    field = key_for(spec, str(pk))
-    raw = yield Command(("HGET", _pk_key(spec, pk), field))
-    return None if raw is None else load(spec, field, raw)
+    return (yield from _fetch_in(spec, pk, {}))
 
 
 def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
@@ -185,10 +169,11 @@ def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
 
 def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
     """``obj.refresh()``: reload in place from the object's own hash; NotFound when gone."""
-    field = key_for(spec, _require_pk(spec, obj))
+    pk = require_pk(spec, obj)
+    field = key_for(spec, pk)
     raw = yield Command(("HGET", hash_key(spec, obj), field))
     if raw is None:
-        raise NotFound(f"{spec.name} with pk {_require_pk(spec, obj)!r} not found (deleted, or its hash expired)")
+        raise NotFound(f"{spec.name} with pk {pk!r} not found (deleted, or its hash expired)")
     spec.adapter.assign(obj, load(spec, field, raw))
     return obj
 
@@ -215,7 +200,7 @@ def persist(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
 
 def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
     """``obj.ttl()``: the seconds left on the object's hash, None when it never expires; NotFound when absent."""
-    pk = _require_pk(spec, obj)
+    pk = require_pk(spec, obj)
     key = hash_key(spec, obj)
     stored, ms = yield Pipeline((Command(("HEXISTS", key, key_for(spec, pk))), Command(("PTTL", key))))
     if not stored or ms == -2:
@@ -300,11 +285,7 @@ def delete_all(spec: ModelSpec[Any]) -> Plan[int]:
 
 def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
     """Query ``update(**values)``: every match validated, then written only where it still exists."""
-    for name in values:
-        if name not in spec.fields:
-            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
-        if name == spec.pk_field or name in spec.options.unique_together:
-            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+    check_update(spec, values)
     key = _state_key(spec, state.conditions)
     objs = [obj for _, obj in (yield from collect(select_pairs(spec, state)))]
     for obj in objs:
@@ -318,7 +299,8 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
         )
     pairs: list[Any] = []
     for obj, data in zip(objs, [spec.dump(obj) for obj in objs], strict=True):  # all validated first
-        pairs.extend(_field_and_value(spec, obj, data))
+        pk, value = payload(spec, obj, data)
+        pairs.extend((key_for(spec, pk), value))
     written = 0
     for start in range(0, len(pairs), 2 * BATCH):
         written += int((yield from send(HASH_UPDATE.evalsha([key], pairs[start : start + 2 * BATCH]))))

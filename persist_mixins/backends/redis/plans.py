@@ -30,6 +30,7 @@ from .queries import (
     match,
     match_for_values,
     reindex,
+    require_pk,
     select_pairs,
     update_where,
 )
@@ -44,13 +45,6 @@ __all__ = [
 
 #: Expired objects examined per PURGE script call (bounds how long the server is busy).
 PURGE_BATCH = 500
-
-
-def _require_pk(spec: ModelSpec[Any], obj: Any) -> str:
-    pk = spec.pk_of(obj)
-    if pk is None:
-        raise NotFound(f"{spec.name} object has no pk: it was never saved")
-    return pk
 
 
 def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
@@ -80,7 +74,7 @@ def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
 
 def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
     """``obj.refresh()``: reload every field in place; :class:`~persist_mixins.errors.NotFound` when gone."""
-    return (yield from pk_plans.refresh(fetch, spec, obj, _require_pk(spec, obj)))
+    return (yield from pk_plans.refresh(fetch, spec, obj, require_pk(spec, obj)))
 
 
 def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
@@ -103,17 +97,17 @@ def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
     px = expire_ms(spec, seconds) if seconds is not None else None
     if px is None:
         raise ValidationError(f"{spec.name}.expire() needs a number of seconds or a timedelta")
-    return bool((yield from send(_ttl_command(spec, _require_pk(spec, obj), px))))
+    return bool((yield from send(_ttl_command(spec, require_pk(spec, obj), px))))
 
 
 def persist(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
     """``obj.persist()``: drop the TTL; True when there was one to drop."""
-    return bool((yield from send(_ttl_command(spec, _require_pk(spec, obj), None))))
+    return bool((yield from send(_ttl_command(spec, require_pk(spec, obj), None))))
 
 
 def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
     """``obj.ttl()``: seconds left (float), None when it never expires, NotFound when gone."""
-    pk = _require_pk(spec, obj)
+    pk = require_pk(spec, obj)
     ms = yield Command(("PTTL", key_for(spec, pk)))
     if ms == -2:
         raise NotFound(f"{spec.name} with pk {pk!r} not found (deleted or expired)")

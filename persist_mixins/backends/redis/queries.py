@@ -37,8 +37,8 @@ from .schema import decode, key_for, pk_of_key, scan_pattern
 from .writes import BATCH, KEEP, count_written, delete_command, send_batch, write_commands
 
 __all__ = [
-    "by_pk", "count", "delete_where", "exactly_one", "exists", "fetch", "load", "match", "match_for_values",
-    "match_using", "reindex", "select_pairs", "update_where",
+    "by_pk", "check_update", "count", "delete_where", "exactly_one", "exists", "fetch", "load", "match",
+    "match_for_values", "match_using", "reindex", "require_pk", "select_pairs", "update_where",
 ]  # fmt: skip
 
 logger = logging.getLogger("persist_mixins")
@@ -218,6 +218,23 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     yield from window(_source(spec, state.conditions), state.offset, state.limit)
 
 
+def require_pk(spec: ModelSpec[Any], obj: Any) -> str:
+    """The pk of an object that must have been stored; NotFound when it has none."""
+    pk = spec.pk_of(obj)
+    if pk is None:
+        raise NotFound(f"{spec.name} object has no pk: it was never saved")
+    return pk
+
+
+def check_update(spec: ModelSpec[Any], values: Mapping[str, Any]) -> None:
+    """Refuse a query ``update()`` of an unknown field or of the pk, before any I/O."""
+    for name in values:
+        if name not in spec.fields:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+
+
 def by_pk(fetch: Fetch, spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
     """Emit the window of a query whose lookups pin the pk (one read), and say so; False: the plan must search."""
     pk, certain = pk_from_conditions(spec, state.conditions)
@@ -312,11 +329,7 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     Every updated object is validated before the first write; objects deleted or
     expired meanwhile are not recreated.  Returns how many objects were written.
     """
-    for name in values:
-        if name not in spec.fields:
-            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
-        if name == spec.pk_field or name in spec.options.unique_together:
-            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+    check_update(spec, values)
     pairs = yield from collect(select_pairs(spec, state))
     objs = [obj for _, obj in pairs]
     for obj in objs:

@@ -20,7 +20,7 @@ from .compile import entries, index_keys
 from .schema import encode, entries_key, key_for, schedule_key
 
 __all__ = [
-    "BATCH", "KEEP", "count_written", "delete_command", "expire_ms", "save_command", "send", "send_batch",
+    "BATCH", "KEEP", "count_written", "delete_command", "expire_ms", "payload", "save_command", "send", "send_batch",
     "write_commands",
 ]  # fmt: skip
 
@@ -30,7 +30,8 @@ BATCH = 1000
 KEEP = "KEEP"
 
 
-def _payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
+def payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
+    """An object's pk (filled now) and its JSON document, the pk field written into it as redis-schematics did."""
     pk = spec.fill_pk(obj)  # write_commands ran check_pk on every object first
     field = spec.pk_field
     if field is not None and data.get(field) in (None, ""):
@@ -62,23 +63,23 @@ def write_commands(
     dumped = [spec.adapter.dump(obj) for obj in objs]
     for obj in objs:
         spec.check_pk(obj)
-    payloads = [(obj, *_payload(spec, obj, data)) for obj, data in zip(objs, dumped, strict=True)]
+    payloads = [(obj, *payload(spec, obj, data)) for obj, data in zip(objs, dumped, strict=True)]
     if not spec.options.indexes:
         tail: tuple[Any, ...] = ("XX",) if only_existing else ()
         if px == KEEP:
             tail += ("KEEPTTL",)
         elif px is not None:
             tail += ("PX", px)
-        return [Command(("SET", key_for(spec, pk), payload, *tail)) for _, pk, payload in payloads]
+        return [Command(("SET", key_for(spec, pk), document, *tail)) for _, pk, document in payloads]
     shared = [schedule_key(spec), *index_keys(spec)]
     commands = []
     for start in range(0, len(payloads), SCRIPT_BATCH):
         keys = list(shared)
         argv: list[Any] = [len(shared) - 1, "XX" if only_existing else "SET"]
-        for obj, pk, payload in payloads[start : start + SCRIPT_BATCH]:
+        for obj, pk, document in payloads[start : start + SCRIPT_BATCH]:
             found = entries(spec, obj, pk)
             keys += [key_for(spec, pk), entries_key(spec, pk)]
-            argv += [payload, "" if px is None else px, pk, len(found)]
+            argv += [document, "" if px is None else px, pk, len(found)]
             for position, score, member in found:
                 argv += [position + 1, score, member]
         commands.append(scripts.SAVE.evalsha(keys, argv))

@@ -22,6 +22,7 @@ from persist_mixins.query import QueryState
 from persist_mixins.run import iter_sync, run_sync
 from persist_mixins.spec import ModelSpec
 
+from .models import Scoop  # pk built from two fields
 from .scripted import Script, through
 
 
@@ -54,16 +55,6 @@ class Cone(SimpleRedisMixin):
     pk: str | None = None
     id: str | None = None
     size: int = 0
-
-
-@dataclasses.dataclass
-class Scoop(SimpleRedisMixin):
-    """A model whose pk is built from two fields."""
-
-    __unique_together__ = ("flavour", "size")
-
-    flavour: str | None = None
-    size: str | None = None
 
 
 @dataclasses.dataclass

@@ -85,7 +85,8 @@ def main() -> None:
         return
     client = redis.Redis.from_url(URL)
     print(f"set_many() of {args.many:,} dataclass objects (~100 B of JSON each); RSS in MiB")
-    print(f"{'layout':<9} {'start':>7} {'built':>7} {'peak':>7} {'after':>7} {'KiB/obj (call)':>15} {'KiB/obj (all)':>14}")
+    head = ("layout", "start", "built", "peak", "after", "KiB/obj (call)", "KiB/obj (all)")
+    print(f"{head[0]:<9} {head[1]:>7} {head[2]:>7} {head[3]:>7} {head[4]:>7} {head[5]:>15} {head[6]:>14}")
     try:
         for layout in args.layouts.split(","):
             out = subprocess.run(

@@ -18,6 +18,7 @@ __all__ = [
     "MultipleFound",
     "NotFound",
     "PersistError",
+    "PoolTimeoutError",
     "RetryableError",
     "TransactionError",
     "ValidationError",
@@ -82,6 +83,14 @@ class BackendConnectionError(PersistError, ConnectionError):
     """The database server could not be reached; the message names its URL.
 
     The driver's exception is the ``__cause__``.
+    """
+
+
+class PoolTimeoutError(PersistError, TimeoutError):
+    """No pooled connection became free within the pool's wait: the server is reachable, every connection was busy.
+
+    Raise the pool's size or its wait (Redis: ``?max_connections=`` and ``?timeout=`` in the
+    URL), or send fewer calls at once.  The driver's exception is the ``__cause__``.
     """
 
 

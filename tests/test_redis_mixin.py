@@ -144,3 +144,106 @@ def test_redis_schematics_prefix_hook_is_refused() -> None:
             @property
             def __prefix__(self) -> str:
                 return "custom"
+
+
+def _with_query(query: str) -> str:
+    return REDIS_URL + ("&" if "?" in REDIS_URL else "?") + query
+
+
+def test_a_burst_of_async_sets_waits_for_connections_instead_of_failing(prefix: str) -> None:
+    """500 concurrent set() through a URL-built pool all succeed (redis-py's default pool refused 400 of them)."""
+
+    @dataclasses.dataclass
+    class Burst(persist_mixins.asyncio.SimpleRedisMixin):
+        __key_prefix__ = prefix
+        __redis__ = REDIS_URL
+        id: str
+        n: int = 0
+
+    async def burst() -> list[BaseException | None]:
+        try:
+            return await asyncio.gather(*(Burst(f"b{i}", i).set() for i in range(500)), return_exceptions=True)
+        finally:
+            await persist_mixins.asyncio.close()
+
+    outcomes = asyncio.run(burst())
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+
+
+def test_a_burst_of_threads_waits_for_connections_of_a_small_pool(prefix: str) -> None:
+    """100 threads at once on a pool of 5 (``?max_connections=5``): every set() waits its turn and succeeds."""
+    import threading
+
+    @dataclasses.dataclass
+    class Burst(persist_mixins.SimpleRedisMixin):
+        __key_prefix__ = prefix
+        __redis__ = _with_query("max_connections=5")
+        id: str
+        n: int = 0
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(100)
+
+    def one(i: int) -> None:
+        barrier.wait()
+        try:
+            Burst(f"b{i}", i).set()
+        except Exception as exc:  # noqa: BLE001 - collected
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    from persist_mixins.connections import sync_driver
+
+    assert errors == []
+    assert Burst.all().count() == 100
+    assert sync_driver(Burst).client.connection_pool.max_connections == 5
+
+
+def test_an_exhausted_pool_is_a_pool_timeout_not_an_unreachable_server(prefix: str) -> None:
+    """Every connection busy past ``?timeout=``: PoolTimeoutError naming the pool's size; then it works again."""
+    from persist_mixins import BackendConnectionError, PoolTimeoutError
+    from persist_mixins.connections import async_driver, sync_driver
+
+    query = "max_connections=1&timeout=0.2"
+
+    @dataclasses.dataclass
+    class Busy(persist_mixins.SimpleRedisMixin):
+        __key_prefix__ = prefix
+        __redis__ = _with_query(query)
+        id: str
+
+    pool = sync_driver(Busy).client.connection_pool
+    held = pool.get_connection()  # the pool's only connection, checked out
+    try:
+        with pytest.raises(PoolTimeoutError, match="all 1 connections of the pool stayed busy") as caught:
+            Busy("x").set()
+        assert not isinstance(caught.value, BackendConnectionError)
+    finally:
+        pool.release(held)
+    Busy("x").set()  # the connection is back
+
+    @dataclasses.dataclass
+    class AsyncBusy(persist_mixins.asyncio.SimpleRedisMixin):
+        __key_prefix__ = prefix
+        __redis__ = _with_query(query)
+        id: str
+
+    async def exhaust() -> None:
+        try:
+            pool = async_driver(AsyncBusy).client.connection_pool
+            held = await pool.get_connection()
+            try:
+                with pytest.raises(PoolTimeoutError, match=r"within 0\.2 s"):
+                    await AsyncBusy("y").set()
+            finally:
+                await pool.release(held)
+            await AsyncBusy("y").set()
+        finally:
+            await persist_mixins.asyncio.close()
+
+    asyncio.run(exhaust())
+    assert Busy.all().count() == 2

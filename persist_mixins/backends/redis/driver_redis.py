@@ -6,10 +6,19 @@ so a run uses the client as is (:data:`~persist_mixins.run.DIRECT` rules).  Clie
 built from URLs are cached and closed by :mod:`persist_mixins.connections` through
 :data:`FACTORY`.  Connection failures become
 :class:`~persist_mixins.errors.BackendConnectionError` naming the server's URL.
+
+A client built from a URL has a *blocking* pool (``redis.BlockingConnectionPool``, sync
+or asyncio): a call that finds every connection busy waits for one to come back, up to
+the pool's ``timeout``, instead of failing at once as redis-py's default pool does past
+its size.  Both come from the URL, ``?max_connections=100&timeout=10`` being the
+defaults; a wait that runs out is a :class:`~persist_mixins.errors.PoolTimeoutError`,
+never a connection error, since the server is up.
 """
 
 from __future__ import annotations
 
+import asyncio
+import queue
 from typing import Any
 
 import redis
@@ -17,14 +26,25 @@ import redis.asyncio
 
 from ...backend import Flavour
 from ...connections import safe_url
-from ...errors import BackendConnectionError, ConfigurationError
+from ...errors import BackendConnectionError, ConfigurationError, PoolTimeoutError
 from ...run import DIRECT, DirectRoute
 from .commands import Command, Pipeline, ScriptMissing, normalize
 
 __all__ = ["FACTORY", "AsyncRedisDriver", "RedisDriver"]
 
-#: Fail fast instead of hanging when a server does not answer (a URL may override it).
-_CLIENT_DEFAULTS = {"socket_connect_timeout": 5.0}
+#: Pools built from URLs (a URL's query string overrides each): fail fast when a server does not
+#: answer; at most ``max_connections`` connections, a call waiting up to ``timeout`` seconds for one.
+_CLIENT_DEFAULTS: dict[str, Any] = {"socket_connect_timeout": 5.0, "max_connections": 100, "timeout": 10.0}
+
+
+def _pool_wait_ran_out(exc: Exception) -> bool:
+    """True when redis-py's blocking pool gave up waiting for a free connection (no server was asked).
+
+    redis-py raises its ``ConnectionError("No connection available.")`` for it: the sync pool
+    while handling the ``queue.Empty`` of its wait, the asyncio pool ``from`` the wait's timeout.
+    """
+    waited = exc.__cause__ if exc.__cause__ is not None else exc.__context__
+    return isinstance(waited, (queue.Empty, asyncio.TimeoutError)) and "No connection available" in str(exc)
 
 
 def _client_url(client: Any) -> str:
@@ -48,7 +68,14 @@ class _Base:
         self.lost: tuple[type[Exception], ...] = (errors.ConnectionError, errors.TimeoutError)
         self.noscript: type[Exception] = errors.NoScriptError
 
-    def _lost(self, exc: Exception) -> BackendConnectionError:
+    def _lost(self, exc: Exception) -> BackendConnectionError | PoolTimeoutError:
+        if _pool_wait_ran_out(exc):
+            pool = self.client.connection_pool
+            return PoolTimeoutError(
+                f"no free connection to Redis at {self.url} within {getattr(pool, 'timeout', None)} s: all "
+                f"{getattr(pool, 'max_connections', '?')} connections of the pool stayed busy (the server is up); "
+                "raise ?max_connections= or ?timeout= in the URL, or send fewer calls at once"
+            )
         return BackendConnectionError(f"cannot reach Redis at {self.url}: {exc}")
 
 
@@ -96,10 +123,10 @@ class RedisFactory:
     """Builds, wraps and closes redis-py clients for :mod:`persist_mixins.connections`."""
 
     def open(self, url: str, flavour: Flavour) -> Any:
-        """A client from a URL (async: for the running loop)."""
+        """A client from a URL (async: for the running loop), over a blocking pool (see the module's docstring)."""
         if flavour == "sync":
-            return redis.Redis.from_url(url, **_CLIENT_DEFAULTS)
-        return redis.asyncio.Redis.from_url(url, **_CLIENT_DEFAULTS)  # type: ignore[arg-type]
+            return redis.Redis.from_pool(redis.BlockingConnectionPool.from_url(url, **_CLIENT_DEFAULTS))
+        return redis.asyncio.Redis.from_pool(redis.asyncio.BlockingConnectionPool.from_url(url, **_CLIENT_DEFAULTS))
 
     def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:
         """The driver over a client of the right flavour."""

@@ -15,7 +15,7 @@ import pytest
 from schematics import models, types
 
 from persist_mixins import InvalidLookup, MultipleFound, NotFound, SimpleRedisMixin, ValidationError
-from persist_mixins.backends.redis import plans
+from persist_mixins.backends.redis import plans, writes
 from persist_mixins.backends.redis.plans import Command, Pipeline
 from persist_mixins.binding import spec_of
 from persist_mixins.query import QueryState
@@ -319,7 +319,7 @@ def test_set_many_rejects_objects_of_another_model() -> None:
 
 def test_set_many_splits_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Beyond the batch size, set_many() sends several pipelines covering every object once."""
-    monkeypatch.setattr(home(plans.save_many), "BATCH", 2)
+    monkeypatch.setattr(writes, "BATCH", 2)
     objs = [IceCream(str(i)) for i in range(5)]
     driver = Script([True] * 2, [True] * 2, [True])
     run_sync(driver.route, plans.save_many(SPEC, objs))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ... import pk_plans
 from ...binding import spec_of
@@ -29,7 +29,7 @@ from .commands import Command, Pipeline
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
 from .schema import key_for
 from .scripts import HASH_UPDATE
-from .writes import payload, send
+from .writes import Prepared, finish, prepare, send
 
 __all__ = [
     "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
@@ -115,26 +115,33 @@ def _fetch_in(spec: ModelSpec[Any], pk: Any, values: Mapping[str, Any]) -> Plan[
 
 
 def _write(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
-    """HSET every object into its hash (validated first), renewing each hash's TTL, atomically per batch."""
-    dumped = [spec.dump(obj) for obj in objs]  # ValidationError before any write
-    for obj in objs:
-        spec.check_pk(obj)
-    by_hash: dict[str, list[Any]] = {}
-    for obj, data in zip(objs, dumped, strict=True):
-        pk, value = payload(spec, obj, data)
-        field = key_for(spec, pk)
-        by_hash.setdefault(hash_key(spec, obj), []).extend((field, value))
+    """HSET every object into its hash (all validated first), renewing each hash's TTL, atomically per batch.
+
+    A batch is :data:`BATCH` objects: one ``HSET`` per hash they go to (and its ``PEXPIRE``),
+    in one ``MULTI`` / ``EXEC`` when there are several commands.  Its commands are built
+    just before it is sent.
+    """
+
+    def check(obj: Any) -> None:
+        if spec.pk_of(obj) is not None:  # a __set_key__ may use the pk: checked once it is filled
+            hash_key(spec, obj)
+
+    prepared: list[Prepared | None] = list(prepare(spec, objs, check))  # ValidationError before any write
     px = spec.options.expire_ms
-    commands: list[Command] = []
-    for key, pairs in by_hash.items():
-        for start in range(0, len(pairs), 2 * BATCH):
-            commands.append(Command(("HSET", key, *pairs[start : start + 2 * BATCH])))
+    for start in range(0, len(objs), BATCH):
+        stop = start + BATCH
+        by_hash: dict[str, list[Any]] = {}
+        for obj, kept in zip(objs[start:stop], prepared[start:stop], strict=True):
+            pk, value = finish(spec, obj, cast("Prepared", kept))
+            by_hash.setdefault(hash_key(spec, obj), []).extend((key_for(spec, pk), value))
+        commands = [Command(("HSET", key, *pairs)) for key, pairs in by_hash.items()]
         if px is not None:
-            commands.append(Command(("PEXPIRE", key, px)))
-    if len(commands) == 1:
-        yield commands[0]
-    elif commands:
-        yield Pipeline(tuple(commands), transaction=True)
+            commands += [Command(("PEXPIRE", key, px)) for key in by_hash]
+        if len(commands) == 1:
+            yield commands[0]
+        elif commands:
+            yield Pipeline(tuple(commands), transaction=True)
+        prepared[start:stop] = [None] * (stop - start)
 
 
 def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
@@ -297,13 +304,16 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
             f"{spec.name}.update({', '.join(values)}=...): the update would move {len(moved)} object(s) to another "
             f"hash (their __set_key__ depends on these fields); delete() them and set() them anew instead"
         )
-    pairs: list[Any] = []
-    for obj, data in zip(objs, [spec.dump(obj) for obj in objs], strict=True):  # all validated first
-        pk, value = payload(spec, obj, data)
-        pairs.extend((key_for(spec, pk), value))
+    prepared: list[Prepared | None] = list(prepare(spec, objs))  # all validated first
     written = 0
-    for start in range(0, len(pairs), 2 * BATCH):
-        written += int((yield from send(HASH_UPDATE.evalsha([key], pairs[start : start + 2 * BATCH]))))
+    for start in range(0, len(objs), BATCH):
+        stop = start + BATCH
+        pairs: list[Any] = []
+        for obj, kept in zip(objs[start:stop], prepared[start:stop], strict=True):
+            pk, value = finish(spec, obj, cast("Prepared", kept))
+            pairs.extend((key_for(spec, pk), value))
+        written += int((yield from send(HASH_UPDATE.evalsha([key], pairs))))
+        prepared[start:stop] = [None] * (stop - start)
     return written
 
 

@@ -35,7 +35,7 @@ from .queries import (
     update_where,
 )
 from .schema import entries_prefix, key_for, object_prefix, schedule_key
-from .writes import BATCH, SCRIPT_BATCH, delete_command, expire_ms, save_command, send, send_batch, write_commands
+from .writes import delete_command, expire_ms, save_command, send, write_all
 
 __all__ = [
     "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
@@ -54,16 +54,13 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
 
 
 def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
-    """``set_many()``: validate every object first, then pipeline the writes in batches."""
+    """``set_many()``: validate every object first, then build and pipeline the writes batch by batch."""
     px = expire_ms(spec, expire)
     items = list(objs)
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
-    commands = write_commands(spec, items, px)  # validates every object before the first write
-    per_trip = max(1, BATCH // (SCRIPT_BATCH if spec.options.indexes else 1))
-    for start in range(0, len(commands), per_trip):
-        yield from send_batch(commands[start : start + per_trip])
+    yield from write_all(spec, items, px)  # validates every object before the first write
     return items
 
 

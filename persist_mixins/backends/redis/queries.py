@@ -34,7 +34,7 @@ from .compile import (
     served,
 )
 from .schema import decode, key_for, pk_of_key, scan_pattern
-from .writes import BATCH, KEEP, count_written, delete_command, send_batch, write_commands
+from .writes import BATCH, KEEP, delete_command, send_batch, write_all, write_commands
 
 __all__ = [
     "by_pk", "check_update", "count", "delete_where", "exactly_one", "exists", "fetch", "load", "match",
@@ -335,11 +335,7 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     for obj in objs:
         for name, value in values.items():
             spec.adapter.set_field(obj, name, value)
-    commands = write_commands(spec, objs, KEEP, only_existing=True)  # validates all first
-    written = 0
-    for start in range(0, len(commands), BATCH):
-        written += count_written((yield from send_batch(commands[start : start + BATCH])))
-    return written
+    return (yield from write_all(spec, objs, KEEP, only_existing=True))  # validates all first
 
 
 def reindex(spec: ModelSpec[Any]) -> Plan[int]:

@@ -9,8 +9,8 @@ loading the scripts into a server that does not know them yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from ...run import Plan
 from ...spec import ModelSpec, expire_ms
@@ -20,11 +20,11 @@ from .compile import entries, index_keys
 from .schema import encode, entries_key, key_for, schedule_key
 
 __all__ = [
-    "BATCH", "KEEP", "count_written", "delete_command", "expire_ms", "payload", "save_command", "send", "send_batch",
-    "write_commands",
+    "BATCH", "KEEP", "Prepared", "count_written", "delete_command", "expire_ms", "finish", "payload", "prepare",
+    "save_command", "send", "send_batch", "write_all", "write_commands",
 ]  # fmt: skip
 
-#: Writes per pipeline round trip.
+#: Objects written per pipeline round trip.
 BATCH = 1000
 #: ``px`` value meaning "keep the object's current TTL".
 KEEP = "KEEP"
@@ -32,7 +32,7 @@ KEEP = "KEEP"
 
 def payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, bytes]:
     """An object's pk (filled now) and its JSON document, the pk field written into it as redis-schematics did."""
-    pk = spec.fill_pk(obj)  # write_commands ran check_pk on every object first
+    pk = spec.fill_pk(obj)  # the caller ran check_pk on every object first
     field = spec.pk_field
     if field is not None and data.get(field) in (None, ""):
         value = getattr(obj, field)
@@ -43,9 +43,57 @@ def payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, 
 #: Objects per save-script call when writing many (the script runs atomically per call).
 SCRIPT_BATCH = 100
 
+#: What :func:`prepare` keeps of one object: its final JSON document, or (when its pk is still
+#: to be filled, which changes the document) its dumped data.
+Prepared = bytes | dict[str, Any]
+
+
+def prepare(spec: ModelSpec[Any], objs: Sequence[Any], check: Callable[[Any], None] | None = None) -> list[Prepared]:
+    """The validation pass of a write of many objects: everything that can refuse them, before any is written.
+
+    Each object is dumped (the model's validation), its pk rules checked, its document
+    encoded (a value JSON cannot hold is refused here) and, for an indexed model, its
+    index entries computed; ``check`` runs the layout's own checks.  No object is changed
+    and nothing is sent.  What is kept per object is its document as a compact copy, about
+    its JSON size (orjson's output carries a 4 KiB buffer, which is not kept), or its dumped
+    data when the pk is still empty (filling it changes the document).  The commands are
+    built from these, batch by batch, by :func:`write_commands` / :func:`write_all`.
+
+    Raises:
+        ValidationError: an object is invalid (nothing changed, nothing written).
+    """
+    field = spec.pk_field
+    indexed = bool(spec.options.indexes)
+    out: list[Prepared] = []
+    for obj in objs:
+        data = spec.adapter.dump(obj)
+        spec.check_pk(obj)
+        document = encode(spec, data)
+        if indexed:
+            entries(spec, obj, spec.pk_of(obj) or "")
+        if check is not None:
+            check(obj)
+        if field is not None and data.get(field) in (None, ""):
+            out.append(data)
+        else:
+            out.append(memoryview(document).tobytes())
+    return out
+
+
+def finish(spec: ModelSpec[Any], obj: Any, prepared: Prepared) -> tuple[str, bytes]:
+    """An object's pk (filled now) and its final document, from what :func:`prepare` kept."""
+    if isinstance(prepared, dict):
+        return payload(spec, obj, prepared)
+    return spec.fill_pk(obj), prepared
+
 
 def write_commands(
-    spec: ModelSpec[Any], objs: Sequence[Any], px: int | str | None, *, only_existing: bool = False
+    spec: ModelSpec[Any],
+    objs: Sequence[Any],
+    px: int | str | None,
+    *,
+    only_existing: bool = False,
+    prepared: Sequence[Prepared] | None = None,
 ) -> list[Command]:
     """The commands that store ``objs``, every object validated (and its pk filled) first.
 
@@ -57,13 +105,11 @@ def write_commands(
         objs: the objects.
         px: TTL in ms, None for no expiry, or :data:`KEEP` to keep the current TTL.
         only_existing: write only objects still stored (never recreate a deleted one).
+        prepared: what :func:`prepare` returned for ``objs`` (validated already); None validates them now.
     """
-    # Validate every object (data and pk rules) before filling the pk of any: a batch
-    # with one bad object raises with nothing written and no object changed.
-    dumped = [spec.adapter.dump(obj) for obj in objs]
-    for obj in objs:
-        spec.check_pk(obj)
-    payloads = [(obj, *payload(spec, obj, data)) for obj, data in zip(objs, dumped, strict=True)]
+    if prepared is None:
+        prepared = prepare(spec, objs)
+    payloads = [(obj, *finish(spec, obj, kept)) for obj, kept in zip(objs, prepared, strict=True)]
     if not spec.options.indexes:
         tail: tuple[Any, ...] = ("XX",) if only_existing else ()
         if px == KEEP:
@@ -84,6 +130,28 @@ def write_commands(
                 argv += [position + 1, score, member]
         commands.append(scripts.SAVE.evalsha(keys, argv))
     return commands
+
+
+def write_all(
+    spec: ModelSpec[Any], objs: Sequence[Any], px: int | str | None, *, only_existing: bool = False
+) -> Plan[int]:
+    """Store many objects: every one validated first (:func:`prepare`), then :data:`BATCH` per round trip.
+
+    The commands of a batch are built just before it is sent, and what :func:`prepare` kept
+    of it is dropped once it is sent, so the call holds one batch of commands at a time.
+
+    Returns:
+        How many objects the server says were written (:func:`count_written`).
+    """
+    prepared: list[Prepared | None] = list(prepare(spec, objs))
+    written = 0
+    for start in range(0, len(objs), BATCH):
+        stop = start + BATCH
+        kept = cast("list[Prepared]", prepared[start:stop])
+        commands = write_commands(spec, objs[start:stop], px, only_existing=only_existing, prepared=kept)
+        written += count_written((yield from send_batch(commands)))
+        prepared[start:stop] = [None] * len(kept)
+    return written
 
 
 def save_command(spec: ModelSpec[Any], obj: Any, px: int | str | None, *, only_existing: bool = False) -> Command:

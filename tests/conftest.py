@@ -20,6 +20,11 @@ import copy
 import dataclasses
 import inspect
 import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import time
 import typing
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,6 +39,7 @@ from persist_mixins.backend import Backend, Capability
 from persist_mixins.backends.postgres import POSTGRES
 from persist_mixins.backends.redis import REDIS, REDIS_HASH
 from persist_mixins.backends.redis.schema import escape_glob
+from persist_mixins.backends.rethinkdb import RETHINKDB
 
 from . import models
 
@@ -43,7 +49,15 @@ persist_mixins.configure(sync_in_loop="allow")
 
 REDIS_URL = os.environ.get("PERSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-BACKENDS: dict[str, Backend[Any]] = {"redis": REDIS, "redis_hash": REDIS_HASH, "postgres": POSTGRES}
+#: A RethinkDB server the tests may use (a real one); without it they start reqlite (see :func:`rethink_url`).
+RETHINK_URL = os.environ.get("PERSIST_TEST_RETHINKDB_URL") or os.environ.get("PERSIST_RETHINKDB_URL")
+#: Where ``.ci/run`` installs reqlite (``npm install --prefix .ci/reqlite reqlite@2.3.0``).
+REQLITE = os.environ.get(
+    "PERSIST_REQLITE", str(pathlib.Path(__file__).parent.parent / ".ci" / "reqlite" / "node_modules" / "reqlite")
+)
+BACKENDS: dict[str, Backend[Any]] = {
+    "redis": REDIS, "redis_hash": REDIS_HASH, "postgres": POSTGRES, "rethinkdb": RETHINKDB,
+}  # fmt: skip
 CAPABILITIES = frozenset(typing.get_args(Capability))
 
 
@@ -83,6 +97,63 @@ def pg_conn() -> Iterator[Any]:
     conn.close()
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def rethink_url() -> Iterator[str]:
+    """The RethinkDB server of the tests: ``PERSIST_TEST_RETHINKDB_URL`` (or ``PERSIST_RETHINKDB_URL``), else reqlite.
+
+    reqlite (npm ``reqlite`` 2.3.0, installed by ``.ci/run`` under ``.ci/reqlite``, or at
+    ``PERSIST_REQLITE``) is started on a free port of 127.0.0.1 and stopped by pid at the end.
+    Without either, the RethinkDB tests are skipped (under ``CI=true`` they fail instead).
+    """
+    if RETHINK_URL:
+        yield RETHINK_URL
+        return
+    node = shutil.which("node")
+    if node is None or not pathlib.Path(REQLITE, "lib", "index.js").exists():
+        message = f"no RethinkDB server: set PERSIST_TEST_RETHINKDB_URL, or install reqlite at {REQLITE}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    port = _free_port()
+    script = pathlib.Path(__file__).parent / "reqlite_server.js"
+    proc = subprocess.Popen([node, str(script), REQLITE, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            pytest.fail(f"reqlite did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+        yield f"rethinkdb://127.0.0.1:{port}/persist_test"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def rethink_conn(rethink_url: str) -> Iterator[Any]:
+    """A raw sync connection to the test database, for setup and looking behind the library's back."""
+    from rethinkdb import RethinkDB
+
+    from persist_mixins.backends.rethinkdb.driver_rethinkdb import parse_url
+
+    settings = parse_url(rethink_url)
+    r = RethinkDB()
+    conn = r.connect(
+        host=settings["host"], port=settings["port"], db=settings["db"], user=settings["user"],
+        password=settings["password"],
+    )  # fmt: skip
+    if settings["db"] not in r.db_list().run(conn):
+        r.db_create(settings["db"]).run(conn)
+    persist_mixins.configure(rethinkdb=rethink_url)
+    conn.r = r
+    yield conn
+    conn.close()
+
+
 def pg_table_name(prefix: str) -> str:
     """A table name from a test prefix (``pmtest_ab12:exp`` -> ``pmtest_ab12_exp``)."""
     return "".join(ch if ch.isalnum() else "_" for ch in prefix)
@@ -105,7 +176,10 @@ class Store:
         self.conn, self.pool = conn, pool
         self.capabilities: frozenset[str] = BACKENDS[backend].capabilities
         module: Any = persist_mixins if flavour == "sync" else persist_mixins.asyncio
-        mixins = {"redis": module.SimpleRedisMixin, "redis_hash": module.HashRedisMixin, "postgres": module.PgRowMixin}
+        mixins = {
+            "redis": module.SimpleRedisMixin, "redis_hash": module.HashRedisMixin, "postgres": module.PgRowMixin,
+            "rethinkdb": module.RethinkMixin,
+        }  # fmt: skip
         self.mixin: type = mixins[backend]
         self.tables: list[str] = []
 
@@ -114,6 +188,8 @@ class Store:
         if self.backend in ("redis", "redis_hash"):
             return {"__key_prefix__": self.prefix + suffix}
         options: dict[str, Any] = {"__table__": pg_table_name(self.prefix + suffix)}
+        if self.backend == "rethinkdb":
+            return options
         if self.pool is not None:
             options["__postgres__"] = self.pool
         return options
@@ -127,6 +203,8 @@ class Store:
         """A class option naming a server that does not answer (port 1)."""
         if self.backend in ("redis", "redis_hash"):
             return {"__redis__": "redis://127.0.0.1:1/0"}
+        if self.backend == "rethinkdb":
+            return {"__rethinkdb__": "rethinkdb://127.0.0.1:1/test"}
         return {"__postgres__": "postgresql://postgres@127.0.0.1:1/test"}
 
     def fail_fast(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +218,18 @@ class Store:
             monkeypatch.setattr(driver_psycopg, "POOL_TIMEOUT", 0.5)
 
     def ready(self, cls: type) -> type:
-        """Make ``cls`` usable: on PostgreSQL create its table now (dropped after the test)."""
+        """Make ``cls`` usable: on PostgreSQL and RethinkDB create its table now (dropped after the test)."""
+        if self.backend == "rethinkdb":
+            from persist_mixins.backends.rethinkdb.driver_rethinkdb import RethinkDriver
+            from persist_mixins.binding import spec_of
+            from persist_mixins.run import run_sync
+
+            table = spec_of(cls).options.table
+            if table not in self.tables:
+                self.tables.append(table)
+                self._drop_rethink(table)
+                driver = RethinkDriver(self.conn, cls, "rethinkdb://test", True)
+                run_sync(driver.route, RETHINKDB.plans.create_table(spec_of(cls)))
         if self.backend == "postgres":
             from persist_mixins.backends.postgres.schema import table_of
             from persist_mixins.binding import spec_of
@@ -181,6 +270,9 @@ class Store:
         from persist_mixins.binding import spec_of
 
         options = spec_of(cls).options
+        if self.backend == "rethinkdb":
+            r = self.conn.r
+            return r.table(options.table).get(pk).run(self.conn) is not None  # type: ignore[no-any-return]
         if self.backend == "redis_hash":  # field "{prefix}:{pk}" of the hash "{prefix}"
             return bool(self.conn.hexists(options.key_prefix, f"{options.key_prefix}:{pk}"))
         if self.backend == "redis":  # "{prefix}:{pk}", or "{{prefix}}:{pk}" when indexed (a Cluster hash tag)
@@ -198,6 +290,8 @@ class Store:
         from persist_mixins.binding import spec_of
 
         options = spec_of(cls).options
+        if self.backend == "rethinkdb":
+            return int(self.conn.r.table(options.table).count().run(self.conn))
         if self.backend == "redis_hash":
             return int(self.conn.hlen(options.key_prefix))
         if self.backend == "redis":
@@ -225,7 +319,15 @@ class Store:
             self.pool.close()
             await self.pool.wait_closed()
         for table in self.tables:
-            self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+            if self.backend == "rethinkdb":
+                self._drop_rethink(table)
+            else:
+                self.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+
+    def _drop_rethink(self, table: str) -> None:
+        r = self.conn.r
+        if table in r.table_list().run(self.conn):
+            r.table_drop(table).run(self.conn)
 
 
 class Api(Store):
@@ -275,16 +377,20 @@ API_TARGETS = (
     + [Target("redis_hash", f, k) for f in ("sync", "async") for k in HASH_KINDS]
     + [Target("postgres", f, k) for f in ("sync", "async") for k in models.KINDS]
     + [Target("postgres", "aiopg", k) for k in ("dataclasses", "pydantic")]
+    + [Target("rethinkdb", f, k) for f in ("sync", "async") for k in models.KINDS]
 )
-STORE_TARGETS = [Target(b, f) for b in ("redis", "redis_hash") for f in ("sync", "async")] + [
-    Target("postgres", f) for f in ("sync", "async", "aiopg")
-]
+STORE_TARGETS = (
+    [Target(b, f) for b in ("redis", "redis_hash") for f in ("sync", "async")]
+    + [Target("postgres", f) for f in ("sync", "async", "aiopg")]
+    + [Target("rethinkdb", f) for f in ("sync", "async")]
+)
 #: The parametrized fixtures, and the targets each runs over.
 TARGETS = {
     "api": API_TARGETS,
     "store": STORE_TARGETS,
     "redis_api": [t for t in API_TARGETS if t.backend == "redis"],
     "pg_api": [t for t in API_TARGETS if t.backend == "postgres"],
+    "rethink_api": [t for t in API_TARGETS if t.backend == "rethinkdb"],
 }
 
 
@@ -329,6 +435,8 @@ async def _open(request: pytest.FixtureRequest) -> Store:
     pool = None
     if target.backend in ("redis", "redis_hash"):
         conn, prefix = request.getfixturevalue("redis_client"), request.getfixturevalue("prefix")
+    elif target.backend == "rethinkdb":
+        conn, prefix = request.getfixturevalue("rethink_conn"), f"pmtest_{uuid.uuid4().hex[:8]}"
     else:
         conn, prefix = request.getfixturevalue("pg_conn"), f"pmtest_{uuid.uuid4().hex[:8]}"
         if target.flavour == "aiopg":
@@ -360,6 +468,15 @@ async def api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
 @pytest.fixture
 async def redis_api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     """``api`` on Redis only, for the Redis-specific modules."""
+    opened = await _open(request)
+    assert isinstance(opened, Api)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def rethink_api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
+    """``api`` on RethinkDB only, for the RethinkDB-specific modules."""
     opened = await _open(request)
     assert isinstance(opened, Api)
     yield opened

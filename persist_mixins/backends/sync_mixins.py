@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .postgres.mixins import PgRowMixin
 from .redis.mixins import HashRedisMixin, SimpleRedisMixin
+from .rethinkdb.mixins import RethinkMixin
 
-__all__ = ["HashRedisMixin", "PgRowMixin", "SimpleRedisMixin"]
+__all__ = ["HashRedisMixin", "PgRowMixin", "RethinkMixin", "SimpleRedisMixin"]

@@ -1,0 +1,216 @@
+"""Lookups to ReQL: pick a secondary index, filter the rest on the server, leave to Python what it cannot.
+
+A query compiles to a selection: ``get_all`` on an index for equality and ``in``
+lookups on an indexed field (or the pk), ``between`` for ranges, the whole table
+otherwise; then one ``filter`` with every server-side condition (the one the
+index served included: it costs little and keeps None out, which an index range
+would not) and the live-object test.  Conditions the server cannot evaluate as the
+library does (text matching, Decimals, ordering untyped values) are *residual*: the
+plan checks them on the decoded objects, and then also sorts and windows there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ...lookups import Condition, resolve_path
+from ...query import Ordering, QueryState
+from . import reql
+from .reql import Term
+from .schema import EXPIRES, HIDDEN_PK, Collection
+
+__all__ = ["Compiled", "alive", "compile_query", "condition", "predicate", "window_pks"]
+
+_TEXT_OPS = frozenset({"icontains", "startswith", "endswith"})
+_ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "range"})
+_COMPARE = {"lt": reql.LT, "lte": reql.LE, "gt": reql.GT, "gte": reql.GE}
+#: Kinds the server orders as Python does (dates as ISO text, UUIDs as canonical text).
+_ORDERABLE = frozenset({"str", "int", "float", "bool", "datetime", "date", "uuid"})
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A query as ReQL: the selection to read, and what is left for Python."""
+
+    #: Every live document the server-side conditions select (ordered and windowed when ``complete``).
+    term: Term
+    #: Conditions to check on decoded objects.
+    residual: tuple[Condition, ...]
+    #: True when ``term`` already applies the ordering, offset and limit.
+    complete: bool
+
+
+def alive(row: Term) -> Term:
+    """True for a document that has not expired (``_expires_at`` null or missing, or still ahead)."""
+    expires = reql.field(row, (EXPIRES,))
+    return reql.or_([reql.EQ, [expires, None]], [reql.GT, [expires, reql.now()]])
+
+
+def _stored_path(coll: Collection, path: tuple[str, ...]) -> tuple[str, ...]:
+    if path == ("pk",) and "pk" not in coll.kinds:
+        return (HIDDEN_PK,) if coll.hidden_pk else (coll.pk,)
+    return path
+
+
+def _residual(cond: Condition) -> bool:
+    if cond.op in _TEXT_OPS:
+        return True
+    if cond.op == "isnull":
+        return False
+    if cond.kind == "decimal" or (cond.kind == "model" and cond.value is not None):
+        return True
+    if cond.op == "contains":
+        return cond.kind != "list"
+    return cond.kind == "any" and cond.op in _ORDERED_OPS
+
+
+def condition(coll: Collection, cond: Condition, row: Term) -> Term:
+    """One server-side condition on ``row``, with the library's semantics (None never compares)."""
+    value = reql.field(row, _stored_path(coll, cond.path))
+    op = cond.op
+    if op == "isnull":
+        return [reql.EQ if cond.value else reql.NE, [value, None]]
+    wanted = coll.lookup_value(cond.kind, cond.value)
+    if op == "eq":
+        return [reql.EQ, [value, wanted]]
+    if op == "ne":
+        return [reql.NE, [value, wanted]]
+    if op in _COMPARE:
+        return reql.and_([reql.NE, [value, None]], [_COMPARE[op], [value, wanted]])
+    if op == "range":
+        low, high = wanted[1]
+        return reql.and_([reql.NE, [value, None]], [reql.GE, [value, low]], [reql.LE, [value, high]])
+    if op in ("in", "not_in"):
+        test = [reql.CONTAINS, [wanted, value]]
+        return test if op == "in" else [reql.NOT, [test]]
+    if op == "contains":  # a list field
+        is_list = [reql.EQ, [[reql.TYPE_OF, [value]], "ARRAY"]]
+        return reql.branch(is_list, [reql.CONTAINS, [value, wanted]], False)
+    raise AssertionError(f"no ReQL for {op}")  # pragma: no cover - _residual() keeps the others
+
+
+def predicate(coll: Collection, conditions: Sequence[Condition], live: bool = True) -> Term | None:
+    """The filter function of ``conditions`` (and of being alive, with ``live``), or None when nothing to test."""
+    if not conditions and not live:
+        return None
+
+    def body(row: Term) -> Term:
+        terms = [alive(row)] if live else []
+        terms.extend(condition(coll, c, row) for c in conditions)
+        return reql.and_(*terms)
+
+    return reql.func(body)
+
+
+def _index_of(coll: Collection, cond: Condition) -> str | None:
+    """The index that serves ``cond`` (the pk's or a secondary one), or None."""
+    if len(cond.path) != 1 or _residual(cond):
+        return None
+    (name,) = _stored_path(coll, cond.path)
+    if name == coll.pk or name in coll.indexes:
+        return name
+    return None
+
+
+def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | None, int]:
+    """The narrowest index read for ``conds``: (selection, the index a ``between`` used, the condition's place)."""
+    table = coll.table
+    for at, cond in enumerate(conds):  # equality first: the most selective
+        index = _index_of(coll, cond)
+        if index is None:
+            continue
+        if cond.op == "eq" and cond.value is not None:
+            keys = [coll.lookup_value(cond.kind, cond.value)]
+        elif cond.op == "in" and cond.value and None not in cond.value:
+            keys = list(dict.fromkeys(coll.lookup_value(cond.kind, v) for v in cond.value))
+        else:
+            continue
+        opts = {} if index == coll.pk else {"index": index}
+        return reql.t(reql.GET_ALL, table, *keys, **opts), None, at
+    for at, cond in enumerate(conds):
+        index = _index_of(coll, cond)
+        if index is None or cond.op not in _ORDERED_OPS:
+            continue
+        wanted = coll.lookup_value(cond.kind, cond.value)
+        low, high, opts = reql.minval(), reql.maxval(), {}
+        if cond.op == "range":
+            low, high = wanted[1]
+            opts["right_bound"] = "closed"
+        elif cond.op in ("gt", "gte"):
+            low = wanted
+            if cond.op == "gt":
+                opts["left_bound"] = "open"
+        else:
+            high = wanted
+            if cond.op == "lte":
+                opts["right_bound"] = "closed"
+        if index != coll.pk:
+            opts["index"] = index
+        return reql.t(reql.BETWEEN, table, low, high, **opts), index, at
+    return table, None, -1
+
+
+def _orderable(coll: Collection, term: Ordering) -> bool:
+    if term.path == ("pk",) and "pk" not in coll.kinds:
+        return True
+    _, found = resolve_path(coll.spec, list(term.path), "__".join(term.path))
+    return found is not None and found.kind in _ORDERABLE
+
+
+def _order_key(coll: Collection, term: Ordering) -> Term:
+    """None last ascending, first descending (as PostgreSQL and the other backends): sort on (is null, value)."""
+
+    def key(row: Term) -> Term:
+        value = reql.field(row, _stored_path(coll, term.path))
+        return [reql.MAKE_ARRAY, [[reql.EQ, [value, None]], value]]
+
+    fn = reql.func(key)
+    return reql.desc(fn) if term.descending else reql.asc(fn)
+
+
+def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, live: bool = True) -> Compiled:
+    """Compile a query's conditions (and, with ``ordered``, its ordering and window).
+
+    Args:
+        coll: the model's collection.
+        state: the query.
+        ordered: apply ordering, offset and limit (False for counting or deleting all matches).
+        live: keep only live documents (False for a changefeed, which checks expiry as changes come).
+    """
+    conds = state.conditions
+    residual = tuple(c for c in conds if _residual(c))
+    server = [c for c in conds if not _residual(c)]
+    selection, between, _ = _select(coll, server)
+    client = bool(residual) or (ordered and not all(_orderable(coll, o) for o in state.ordering))
+    term = selection
+    indexed_order = False
+    if ordered and not client and len(state.ordering) == 1:
+        (only,) = state.ordering
+        name = _stored_path(coll, only.path)
+        # Index order is only right when the index holds every match: a range on that index
+        # (which excludes None), or a field that never holds None.
+        if between is not None and name == (between,):
+            indexed_order = True
+        elif selection is coll.table and len(name) == 1 and name[0] in coll.indexes:
+            indexed_order = not coll.spec.fields[name[0]].nullable
+        if indexed_order:
+            key = reql.desc(name[0]) if only.descending else reql.asc(name[0])
+            term = reql.t(reql.ORDER_BY, term, index=key)
+    test = predicate(coll, server, live)
+    if test is not None:
+        term = [reql.FILTER, [term, test]]
+    if not ordered or client:
+        return Compiled(term, residual, complete=not client)
+    if state.ordering and not indexed_order:
+        term = [reql.ORDER_BY, [term, *(_order_key(coll, o) for o in state.ordering)]]
+    if state.offset:
+        term = [reql.SKIP, [term, state.offset]]
+    if state.limit is not None:
+        term = [reql.LIMIT, [term, state.limit]]
+    return Compiled(term, residual, complete=True)
+
+
+def window_pks(coll: Collection, compiled: Compiled) -> Term:
+    """The pks of a compiled, ordered and windowed query (to update or delete exactly those)."""
+    return [reql.MAP, [compiled.term, reql.func(lambda row: [reql.GET_FIELD, [row, coll.pk]])]]
+

@@ -1,0 +1,450 @@
+"""RethinkDB plans: every RethinkMixin operation as a generator of ReQL queries.
+
+Pure logic, no I/O: a plan yields :class:`~.commands.Run` (and ``Next``,
+``Database``) values and receives replies from whichever driver runs it (the
+official driver, sync or asyncio), so one plan serves both flavours and is tested
+with scripted replies.  This module must not import ``rethinkdb`` (a ruff rule
+enforces it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from ... import pk_plans
+from ...adapters import build_adapter
+from ...errors import InvalidLookup, MultipleFound, NotFound, PersistError, ValidationError
+from ...lookups import _check_value, matches
+from ...query import QueryState, describe, sort_objects
+from ...run import EmitMany, Plan
+from ...spec import ModelSpec, expire_ms
+from . import reql
+from .commands import Cursor, Database, Next, Run
+from .compile import Compiled, alive, compile_query, window_pks
+from .reql import Term
+from .schema import EXPIRES, HIDDEN_PK, Collection, collection_of, decode_time
+
+__all__ = [
+    "changes", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
+    "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
+    "select_pairs", "ttl", "update_where",
+]  # fmt: skip
+
+#: Documents per insert when set_many() writes, and pks per get_all when a query deletes by pk.
+WRITE_BATCH = 1000
+#: A query with a limit up to this many is read in one reply instead of through a cursor.
+SMALL_READ = 1000
+#: RethinkDB's limit on a primary key, in bytes of UTF-8.
+MAX_PK_BYTES = 127
+
+
+# -- tables -------------------------------------------------------------------------------
+def create_table(spec: ModelSpec[Any]) -> Plan[None]:
+    """``create_table()``: the database (if missing), the table, its indexes; waits until they are ready."""
+    coll = collection_of(spec)
+    db = yield Database()
+    yield Run(reql.branch([reql.CONTAINS, [[reql.DB_LIST, []], db]], None, [reql.DB_CREATE, [db]]))
+    yield Run(
+        reql.branch(
+            [reql.CONTAINS, [[reql.TABLE_LIST, []], coll.name]],
+            None,
+            reql.t(reql.TABLE_CREATE, coll.name, primary_key=coll.pk),
+        )
+    )
+    present = set((yield Run([reql.INDEX_LIST, [coll.table]])) or ())
+    for index in (*coll.indexes, EXPIRES):
+        if index not in present:
+            yield Run([reql.INDEX_CREATE, [coll.table, index]])
+    yield Run([reql.INDEX_WAIT, [coll.table]])
+
+
+def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:
+    """``drop_table()``: drop the table (and its indexes) if it exists; idempotent."""
+    coll = collection_of(spec)
+    yield Run(reql.branch([reql.CONTAINS, [[reql.TABLE_LIST, []], coll.name]], [reql.TABLE_DROP, [coll.name]], None))
+    return True
+
+
+# -- writes --------------------------------------------------------------------------------
+def _generates(spec: ModelSpec[Any], coll: Collection, obj: Any) -> bool:
+    """True when the server makes this object's pk (an empty str or UUID pk field: ``generated_keys``)."""
+    if coll.hidden_pk or spec.options.unique_together:
+        return False
+    return getattr(obj, coll.pk, None) in (None, "") and coll.kinds[coll.pk] in ("str", "uuid", "any")
+
+
+def _document(spec: ModelSpec[Any], coll: Collection, obj: Any, data: dict[str, Any], px: int | None) -> Any:
+    """The wire document of a validated object; fills a client-made pk first."""
+    generated = _generates(spec, coll, obj)
+    if generated:
+        data = {k: v for k, v in data.items() if k != coll.pk}
+    else:
+        pk = spec.fill_pk(obj)
+        if len(pk.encode()) > MAX_PK_BYTES:
+            raise ValidationError(
+                f"{spec.name}: the pk is {len(pk.encode())} bytes long; RethinkDB keys hold at most {MAX_PK_BYTES} "
+                "bytes (nothing was written)"
+            )
+        if coll.hidden_pk:
+            data = {**data, HIDDEN_PK: pk}
+        elif data.get(coll.pk) in (None, ""):
+            data = {**data, coll.pk: getattr(obj, coll.pk)}
+    doc = coll.encode(data)
+    # Always present (null: never expires), so an index read never meets a document without it.
+    doc[EXPIRES] = None if px is None else [reql.ADD, [reql.now(), px / 1000]]
+    return doc
+
+
+def _dump(spec: ModelSpec[Any], obj: Any, what: str) -> dict[str, Any]:
+    if not isinstance(obj, spec.cls):
+        raise ValidationError(f"{spec.name}.{what} takes {spec.name} objects, got {type(obj).__name__}")
+    data = spec.dump(obj, native=True)  # validates: ValidationError before any write
+    spec.check_pk(obj)
+    return data
+
+
+def _written(spec: ModelSpec[Any], reply: Mapping[str, Any]) -> None:
+    """Raise the server's refusal of a write (``errors`` in an insert's summary)."""
+    if reply.get("errors"):
+        raise PersistError(f"{spec.name}: RethinkDB refused the write: {reply.get('first_error')}")
+
+
+def _fill_generated(spec: ModelSpec[Any], coll: Collection, obj: Any, key: Any) -> None:
+    spec.adapter.set_field(obj, coll.pk, _typed_pk(coll, key))
+
+
+def _typed_pk(coll: Collection, key: Any) -> Any:
+    return uuid.UUID(str(key)) if coll.kinds.get(coll.pk) == "uuid" else key
+
+
+def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
+    """``obj.set()``: validate, then one ``insert(..., conflict="replace")``; a server-made pk is filled back."""
+    coll = collection_of(spec)
+    px = expire_ms(spec, expire)
+    data = _dump(spec, obj, "set()")
+    doc = _document(spec, coll, obj, data, px)
+    reply = yield Run(reql.t(reql.INSERT, coll.table, doc, conflict="replace"))
+    _written(spec, reply)
+    keys = reply.get("generated_keys")
+    if keys:
+        _fill_generated(spec, coll, obj, keys[0])
+    return obj
+
+
+def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
+    """``set_many()``: validate every object first, then insert in batches of :data:`WRITE_BATCH`.
+
+    Two objects with one pk store the last one, as successive ``set()`` calls would.
+    Server-made pks are filled back in order (``generated_keys``).
+    """
+    coll = collection_of(spec)
+    px = expire_ms(spec, expire)
+    items = list(objs)
+    dumps = [_dump(spec, obj, "set_many()") for obj in items]
+    keyed: dict[Any, tuple[Any, dict[str, Any]]] = {}
+    fresh: list[tuple[Any, dict[str, Any]]] = []
+    for obj, data in zip(items, dumps, strict=True):
+        if _generates(spec, coll, obj):
+            fresh.append((obj, data))
+        else:
+            keyed[spec.fill_pk(obj)] = (obj, data)
+    del dumps
+    for batch in _batches(list(keyed.values())):
+        docs = [_document(spec, coll, obj, data, px) for obj, data in batch]
+        _written(spec, (yield Run(reql.t(reql.INSERT, coll.table, [reql.MAKE_ARRAY, docs], conflict="replace"))))
+    for batch in _batches(fresh):
+        docs = [_document(spec, coll, obj, data, px) for obj, data in batch]
+        reply = yield Run(reql.t(reql.INSERT, coll.table, [reql.MAKE_ARRAY, docs], conflict="replace"))
+        _written(spec, reply)
+        for (obj, _), key in zip(batch, reply.get("generated_keys") or (), strict=True):
+            _fill_generated(spec, coll, obj, key)
+    return items
+
+
+def _batches(items: list[Any], size: int = WRITE_BATCH) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- single objects ------------------------------------------------------------------------
+def _live_get(coll: Collection, key: Any) -> Term:
+    """``table.get(key)``, null when absent or expired."""
+    fn = reql.func(lambda d: reql.branch([reql.EQ, [d, None]], None, reql.branch(alive(d), d, None)))
+    return [reql.FUNCALL, [fn, [reql.GET, [coll.table, key]]]]
+
+
+def _live_by_pk(coll: Collection, key: Any, test: Term | None = None) -> Term:
+    """The live document with this pk, as a selection (to update or delete it)."""
+    fn = test if test is not None else reql.func(alive)
+    return [reql.FILTER, [[reql.GET_ALL, [coll.table, key]], fn]]
+
+
+def _key(spec: ModelSpec[Any], coll: Collection, pk: Any) -> Any:
+    if isinstance(pk, str) and len(pk.encode()) > MAX_PK_BYTES:
+        raise NotFound(f"{spec.name} with pk {pk[:40]!r}... not found (RethinkDB keys hold at most 127 bytes)")
+    return coll.pk_datum(pk)
+
+
+def _require_key(spec: ModelSpec[Any], coll: Collection, obj: Any) -> Any:
+    pk = spec.pk_of(obj) if coll.hidden_pk else spec.pk_value(obj)
+    if pk in (None, ""):
+        raise NotFound(f"{spec.name} object has no pk: it was never saved")
+    return _key(spec, coll, pk)
+
+
+def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
+    """Read one object by pk (``get``); return it, or None when absent or expired."""
+    coll = collection_of(spec)
+    doc = yield Run(_live_get(coll, _key(spec, coll, pk)))
+    return None if doc is None else coll.decoder(doc)
+
+
+def match_for_pk(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
+    """``match_for_pk(pk)``: the object, or :class:`~persist_mixins.errors.NotFound`."""
+    return (yield from pk_plans.match_for_pk(fetch, spec, pk))
+
+
+def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
+    """``obj.refresh()``: reload every field in place; NotFound when gone."""
+    coll = collection_of(spec)
+    return (yield from pk_plans.refresh(fetch, spec, obj, _require_key(spec, coll, obj)))
+
+
+def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
+    """``obj.delete()``: True when a live document was deleted."""
+    coll = collection_of(spec)
+    try:
+        key = _require_key(spec, coll, obj)
+    except NotFound:
+        return False
+    reply = yield Run([reql.DELETE, [_live_by_pk(coll, key)]])
+    return bool(reply.get("deleted"))
+
+
+def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
+    """``obj.expire(seconds)``: set the document's ``_expires_at``; False when it is not stored."""
+    px = expire_ms(spec, seconds) if seconds is not None else None
+    if px is None:
+        raise ValidationError(f"{spec.name}.expire() needs a number of seconds or a timedelta")
+    coll = collection_of(spec)
+    key = _require_key(spec, coll, obj)
+    reply = yield Run([reql.UPDATE, [_live_by_pk(coll, key), {EXPIRES: [reql.ADD, [reql.now(), px / 1000]]}]])
+    return bool(reply.get("replaced") or reply.get("unchanged"))
+
+
+def persist(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
+    """``obj.persist()``: drop the document's expiry; True when it had one (and was live)."""
+    coll = collection_of(spec)
+    key = _require_key(spec, coll, obj)
+    expiring = reql.func(lambda d: [reql.GT, [reql.field(d, (EXPIRES,)), reql.now()]])
+    reply = yield Run([reql.UPDATE, [_live_by_pk(coll, key, expiring), {EXPIRES: None}]])
+    return bool(reply.get("replaced"))
+
+
+def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
+    """``obj.ttl()``: seconds left by the server's clock, None when it never expires; NotFound when not stored."""
+    coll = collection_of(spec)
+    key = _require_key(spec, coll, obj)
+    doc, now = yield Run([reql.MAKE_ARRAY, [_live_get(coll, key), reql.now()]])
+    if doc is None:
+        raise NotFound(f"{spec.name} with pk {str(key)!r} not found (deleted or expired)")
+    if doc.get(EXPIRES) is None:
+        return None
+    left = decode_time(doc[EXPIRES]) - decode_time(now)
+    return max(0.0, left.total_seconds())
+
+
+def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
+    """``purge_expired()``: delete expired documents (a ``between`` on the ``_expires_at`` index); how many.
+
+    The range starts at the epoch, not at ``minval``: documents that never expire hold null there.
+    """
+    coll = collection_of(spec)
+    start = [reql.EPOCH_TIME, [0]]
+    expired = reql.t(reql.BETWEEN, coll.table, start, reql.now(), index=EXPIRES, right_bound="closed")
+    reply = yield Run([reql.DELETE, [expired]])
+    return int(reply.get("deleted", 0))
+
+
+# -- queries -------------------------------------------------------------------------------
+def _objects(spec: ModelSpec[Any], coll: Collection, compiled: Compiled, state: QueryState) -> Plan[list[Any]]:
+    """Every match of a query the server could not finish: residual conditions, ordering, window in Python."""
+    decode = coll.decoder
+    docs = yield Run(compiled.term, "all")
+    found = [obj for obj in map(decode, docs) if matches(spec, compiled.residual, obj)]
+    if state.ordering:
+        sort_objects(spec, found, state.ordering)
+    return state.window(found)
+
+
+def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
+    """Stream ``(None, obj)`` for every match: one reply for small limits, else a cursor read batch by batch."""
+    coll = collection_of(spec)
+    compiled = compile_query(coll, state)
+    if not compiled.complete:
+        yield EmitMany([(None, obj) for obj in (yield from _objects(spec, coll, compiled, state))])
+        return
+    decode = coll.decoder
+    if state.limit is not None and state.limit <= SMALL_READ:
+        docs = yield Run(compiled.term, "all")
+        yield EmitMany([(None, decode(doc)) for doc in docs])
+        return
+    cursor = yield Cursor(compiled.term)
+    while docs := (yield Next(cursor)):
+        yield EmitMany([(None, decode(doc)) for doc in docs])
+
+
+def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match_for_values(**lookups)``: exactly one object, else NotFound / MultipleFound."""
+    coll = collection_of(spec)
+    found = yield from _objects(spec, coll, compile_query(coll, dataclasses.replace(state, limit=2)), state)
+    if not found:
+        raise NotFound(f"{spec.name} matching {describe(state)} not found")
+    if len(found) > 1:
+        raise MultipleFound(f"{spec.name}: more than one object matches {describe(state)}")
+    return found[0]
+
+
+def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """``match(**lookups)``: a pk lookup is a ``get_all`` on the primary index; every lookup is checked."""
+    return (yield from match_for_values(spec, state))
+
+
+def _counted(state: QueryState) -> QueryState:
+    return dataclasses.replace(state, ordering=())
+
+
+def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
+    """How many live documents match (within offset/limit): one ``count`` on the server where it can."""
+    coll = collection_of(spec)
+    compiled = compile_query(coll, _counted(state))
+    if not compiled.complete:
+        return len((yield from _objects(spec, coll, compiled, state)))
+    return int((yield Run([reql.COUNT, [compiled.term]])))
+
+
+def exists(spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
+    """``exists()``: ``is_empty`` on the server, which stops at the first match."""
+    coll = collection_of(spec)
+    compiled = compile_query(coll, _counted(state))
+    if not compiled.complete:
+        return bool((yield from _objects(spec, coll, compiled, state)))
+    return not (yield Run([reql.IS_EMPTY, [compiled.term]]))
+
+
+def _targets(spec: ModelSpec[Any], coll: Collection, state: QueryState) -> Plan[list[Term]]:
+    """The selections a query's update or delete acts on: the query itself, or its matches by pk."""
+    if not state.offset and state.limit is None:
+        compiled = compile_query(coll, state, ordered=False)
+        if compiled.complete:
+            return [compiled.term]
+    compiled = compile_query(coll, state)
+    if compiled.complete:
+        keys = yield Run(window_pks(coll, compiled), "all")
+    else:
+        objs = yield from _objects(spec, coll, compiled, state)
+        keys = [_require_key(spec, coll, obj) for obj in objs]
+    return [_live_by_pk_many(coll, batch) for batch in _batches(list(keys))]
+
+
+def _live_by_pk_many(coll: Collection, keys: list[Any]) -> Term:
+    return [reql.FILTER, [[reql.GET_ALL, [coll.table, *keys]], reql.func(alive)]]
+
+
+def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
+    """Query ``delete()``: deleted on the server; returns how many."""
+    coll = collection_of(spec)
+    deleted = 0
+    for target in (yield from _targets(spec, coll, state)):
+        deleted += int((yield Run([reql.DELETE, [target]])).get("deleted", 0))
+    return deleted
+
+
+def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+    """Query ``update(**values)``: updated on the server, keeping each expiry; returns how many matched."""
+    coll = collection_of(spec)
+    changes = _update_values(spec, coll, values)
+    if not changes:
+        return 0
+    written = 0
+    for target in (yield from _targets(spec, coll, state)):
+        reply = yield Run([reql.UPDATE, [target, changes]])
+        written += int(reply.get("replaced", 0)) + int(reply.get("unchanged", 0))
+    return written
+
+
+#: What update() accepts per kind (stricter than lookups: an int field takes no 2.5).
+_UPDATE_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "decimal": (int, decimal.Decimal), "list": (list, tuple),
+    "dict": (Mapping,),
+}  # fmt: skip
+
+
+def _update_values(spec: ModelSpec[Any], coll: Collection, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Check update() values against their fields, as set() would, and encode them."""
+    native: dict[str, Any] = {}
+    for name, value in values.items():
+        field = spec.fields.get(name)
+        if field is None:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the pk cannot be changed by update()")
+        if value is None:
+            if not field.nullable:
+                raise ValidationError(f"{spec.name}.{name} is required: update() cannot set it to None")
+        elif field.kind == "model":
+            if field.model is not None and isinstance(value, field.model):
+                value = build_adapter(field.model).dump(value)
+            elif not isinstance(value, Mapping):
+                raise ValidationError(f"{spec.name}.update({name}={value!r}): expected a {field.model!r}")
+        else:
+            wanted = _UPDATE_TYPES.get(field.kind)
+            if wanted is not None and (not isinstance(value, wanted) or isinstance(value, bool)):
+                raise ValidationError(f"{spec.name}.update({name}={value!r}): the field holds {field.kind} values")
+            if field.kind not in ("list", "dict", "any"):
+                try:
+                    value = _check_value(name, spec, field.kind, value)
+                except InvalidLookup as exc:
+                    raise ValidationError(str(exc).replace(".filter(", ".update(")) from None
+        native[name] = value
+    return coll.encode(native)
+
+
+# -- changefeeds ---------------------------------------------------------------------------
+def changes(spec: ModelSpec[Any], state: QueryState, include_initial: bool = False) -> Plan[None]:
+    """Stream ``(old, new)`` pairs of every change to matching documents (a changefeed; never ends by itself).
+
+    A side is None when the document did not (or no longer does) exist, match, or live:
+    expiry is checked by this machine's clock as each change arrives, and a change
+    between two sides that are both None is not reported.
+    """
+    coll = collection_of(spec)
+    compiled = compile_query(coll, dataclasses.replace(state, ordering=(), offset=0, limit=None), ordered=False, live=False)
+    opts = {"include_initial": True} if include_initial else {}
+    cursor = yield Cursor(reql.t(reql.CHANGES, compiled.term, **opts))
+    decode = coll.decoder
+
+    def side(doc: Any) -> Any:
+        if doc is None:
+            return None
+        expires = doc.get(EXPIRES)
+        if expires is not None and decode_time(expires) <= dt.datetime.now(dt.timezone.utc):
+            return None
+        obj = decode(doc)
+        return obj if matches(spec, compiled.residual, obj) else None
+
+    while batch := (yield Next(cursor)):
+        pairs = []
+        for change in batch:
+            if "new_val" not in change and "old_val" not in change:
+                continue  # a state message
+            old, new = side(change.get("old_val")), side(change.get("new_val"))
+            if old is not None or new is not None:
+                pairs.append((old, new))
+        if pairs:
+            yield EmitMany(pairs)

@@ -2,6 +2,12 @@
 
 The stored document is exactly ``to_primitive()``, the format redis-schematics
 wrote, so data written by either library reads back in the other.
+
+Validation, dump and load first try the class's compiled plan
+(:mod:`.schematics_compiled`): the same result as Schematics for the common field
+types, without its generic loops.  Whenever the plan cannot vouch for an object
+(an invalid value, a type or option it does not reproduce), Schematics itself runs,
+so errors are always Schematics' own.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from schematics.types import compound
 
 from ..errors import ValidationError
 from ..spec import FieldSpec, ModelAdapter
+from .schematics_compiled import compiled
 from .values import Kind
 
 # Most specific first: isinstance checks walk this list in order.
@@ -47,8 +54,16 @@ def adapter(cls: type) -> ModelAdapter:
     """Build the adapter of a Schematics ``Model`` subclass."""
     model: Any = cls
     fields = {name: _field(name, type_) for name, type_ in model._schema.fields.items()}
+    plan = compiled(cls)
+    fast_dump = plan.dump if plan is not None else None
+    fast_load = plan.load if plan is not None else None
 
     def dump(obj: Any) -> dict[str, Any]:
+        if fast_dump is not None and type(obj) is cls:
+            try:
+                return fast_dump(obj)
+            except Exception:  # noqa: BLE001 - not vouched for: Schematics decides, with its own errors
+                pass
         try:
             obj.validate()
             data: dict[str, Any] = obj.to_primitive()
@@ -57,6 +72,11 @@ def adapter(cls: type) -> ModelAdapter:
         return data
 
     def load(data: Mapping[str, Any]) -> Any:
+        if fast_load is not None:
+            try:
+                return fast_load(data)
+            except Exception:  # noqa: BLE001 - as in dump
+                pass
         try:
             return model(dict(data), strict=False)
         except BaseError as exc:

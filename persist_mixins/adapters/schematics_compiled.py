@@ -1,0 +1,545 @@
+"""A compiled path for Schematics models: validate + dump and load without Schematics' generic loops.
+
+Schematics' ``validate()``, ``to_primitive()`` and ``Model(dict)`` walk a generic
+import/export loop (contexts, atoms, converters, error aggregation) for every object;
+for a four-field model that is 30-50 us each, more than the Redis round trip.  This
+module builds, once per class, a plan of the same steps specialised to the class's
+fields, for Schematics' common types and options only.
+
+The rule that keeps it equal to Schematics: **the compiled path only ever answers with
+a success it can prove Schematics would give, with the same data; for anything else it
+gives up and the caller runs Schematics itself.**  Concretely:
+
+- A class is compiled only if every field is exactly one of String, Int, Float, Decimal,
+  Boolean, DateTime, Date, UUID, List, Dict or Model type (not a subclass), with no
+  validator of its own (``validators=`` or a ``validate_<field>`` method on the model),
+  no Serializable, no "default" role, no ``export_order``, no input name
+  (``serialized_name`` / ``deserialize_from``) equal to another field's name, and the
+  model does not override the methods Schematics' loops go through.
+- Values are converted by the field's own ``to_native`` (what ``convert`` calls), except
+  where the result is provably the value itself (``type(v) is str`` for a StringType ...)
+  or, for the ISO text Schematics itself writes, provably the same datetime / date.
+- Validation calls the field's own built-in validators, skipping only those that are
+  no-ops for the field's options (``validate_choices`` with ``choices=None`` ...).
+- Any error, any value of an unexpected type, any exception at all -> :class:`Bail`
+  (or the exception itself) reaches the adapter, which then runs Schematics, which
+  raises its own error with its own message.  Nothing is changed on the object until
+  the compiled path has succeeded; then it is left in the state ``validate()`` leaves it
+  (validated data in ``_data.valid``, ``_data.converted`` emptied, nested models replaced
+  by validated copies, as Schematics does).
+
+tests/test_schematics_compiled.py checks this against Schematics with random models and
+random inputs (hypothesis).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from schematics import types as st
+from schematics.common import DEFAULT, DROP, NONEMPTY, NOT_NONE
+from schematics.models import Model, ModelDict
+from schematics.types import compound
+from schematics.undefined import Undefined
+
+__all__ = ["Bail", "CompiledModel", "compiled"]
+
+
+class Bail(Exception):
+    """The compiled path cannot vouch for this object: leave it to Schematics."""
+
+
+_MISSING: Any = object()
+_BAIL = Bail()
+_DEFAULT, _NOT_NONE, _NONEMPTY, _DROP = int(DEFAULT), int(NOT_NONE), int(NONEMPTY), int(DROP)
+
+#: Field types compiled (exactly these classes), and the Python type each one's ``to_native``
+#: returns unchanged (``type(v) is fast`` -> v); None when every value goes through ``to_native``.
+_LEAVES: dict[type, type | None] = {
+    st.StringType: str,
+    st.IntType: int,
+    st.FloatType: float,
+    st.DecimalType: decimal.Decimal,
+    st.BooleanType: bool,
+    st.DateTimeType: dt.datetime,
+    st.DateType: dt.date,
+    st.UUIDType: uuid.UUID,
+}
+_COMPOUND = (compound.ListType, compound.DictType, compound.ModelType)
+
+#: Methods Schematics' validate / export / import loops call on a model: overriding one opts out.
+_MODEL_METHODS = (
+    "__init__", "__new__", "__getitem__", "__iter__", "__contains__", "__getattribute__", "__setattr__",
+    "keys", "get", "validate", "_convert", "import_data", "export", "to_primitive", "to_native", "atoms",
+)  # fmt: skip
+
+_DT_DEFAULT_FORMAT = st.DateTimeType.SERIALIZED_FORMAT  # '%Y-%m-%dT%H:%M:%S.%f%z'
+
+
+class _LevelContext:
+    """What ``BaseType.get_export_level`` reads from an export context (``to_primitive()`` gives None)."""
+
+    export_level = None
+
+
+# --------------------------------------------------------------------------- leaves
+def _is_iso_datetime(v: str) -> bool:
+    """``YYYY-MM-DDTHH:MM:SS.ffffff`` in ASCII digits: what DateTimeType writes for a naive datetime."""
+    return (
+        len(v) == 26
+        and v.isascii()
+        and v[4] == "-" and v[7] == "-" and v[10] == "T" and v[13] == ":" and v[16] == ":" and v[19] == "."
+        and v[0:4].isdigit() and v[5:7].isdigit() and v[8:10].isdigit() and v[11:13].isdigit()
+        and v[14:16].isdigit() and v[17:19].isdigit() and v[20:26].isdigit()
+    )  # fmt: skip
+
+
+def _is_iso_date(v: str) -> bool:
+    """``YYYY-MM-DD`` in ASCII digits: what DateType writes."""
+    return (
+        len(v) == 10 and v.isascii() and v[4] == "-" and v[7] == "-"
+        and v[0:4].isdigit() and v[5:7].isdigit() and v[8:10].isdigit()
+    )  # fmt: skip
+
+
+def _plain_datetime(field: Any) -> bool:
+    """DateTimeType with the default parser and time-zone policy: a datetime converts to itself."""
+    return (
+        not field.formats and field.parser is None and field.tzd == "allow"
+        and not field.convert_tz and not field.drop_tzinfo
+    )  # fmt: skip
+
+
+def _leaf_convert(field: Any) -> tuple[type | None, Callable[[Any], Any]]:
+    """``(fast, convert)``: values of type ``fast`` convert to themselves; ``convert`` does the rest.
+
+    ``convert`` is the field's ``to_native`` (what Schematics' ``convert`` calls), with a
+    shortcut for the ISO text Schematics writes for dates and naive datetimes, where the
+    result is provably the one its parser gives.  Any failure raises (the caller bails).
+    """
+    kind = type(field)
+    to_native = field.to_native
+    fast = _LEAVES[kind]
+    if kind is st.DateTimeType:
+        if not _plain_datetime(field):
+            return None, to_native
+        # Schematics' REGEX on this exact text gives these groups; sec_frac has 6 digits, no zone.
+        # A naive result passes tzd='allow' unchanged.  float(text) fails on it, as in to_native.
+        datetime = dt.datetime
+
+        def convert_datetime(v: Any) -> Any:
+            if type(v) is str and _is_iso_datetime(v):
+                return datetime(
+                    int(v[0:4]), int(v[5:7]), int(v[8:10]), int(v[11:13]), int(v[14:16]), int(v[17:19]), int(v[20:26])
+                )  # ValueError -> bail; Schematics' from_string fails on the same dates
+            return to_native(v)
+
+        return fast, convert_datetime
+    if kind is st.DateType:
+        if field.formats != ["%Y-%m-%d"]:
+            return fast, to_native
+        date = dt.date
+
+        def convert_date(v: Any) -> Any:
+            # strptime('%Y-%m-%d') reads two-digit months and days as these ints, and fails
+            # where date() fails (month 00 or 13, day 00 or 32, year 0000).
+            if type(v) is str and _is_iso_date(v):
+                return date(int(v[0:4]), int(v[5:7]), int(v[8:10]))
+            return to_native(v)
+
+        return fast, convert_date
+    return fast, to_native
+
+
+def _is_noop(field: Any, name: str) -> bool:
+    """True when the built-in validator ``name`` of ``field`` cannot fail for the field's options."""
+    if name == "validate_choices":
+        return field.choices is None
+    if name == "validate_length" and isinstance(field, st.StringType):
+        return field.max_length is None and field.min_length is None
+    if name == "validate_regex":
+        return field.regex is None
+    if name == "validate_range" and isinstance(field, st.NumberType):
+        return field.min_value is None and field.max_value is None
+    if name == "validate_tz":
+        return field.tzd == "allow" and not field.drop_tzinfo and not field.convert_tz
+    if name == "check_length":
+        return field.min_size is None and field.max_size is None
+    return False
+
+
+def _checks(field: Any) -> tuple[Callable[..., Any], ...] | None:
+    """The field's validators that can fail, or None when it has validators of its own (not compiled)."""
+    names = list(type(field)._validators)
+    expected = [getattr(field, name) for name in names]
+    if isinstance(field, compound.ListType):
+        names.append("check_length")
+        expected.append(field.check_length)
+    if list(field.validators) != expected:
+        return None
+    return tuple(v for v, name in zip(expected, names, strict=True) if not _is_noop(field, name))
+
+
+# --------------------------------------------------------------------------- fields
+class _Field:
+    """One field compiled: how to convert, validate and export its values."""
+
+    __slots__ = ("checks", "compound", "convert", "export", "fast", "field", "level", "load", "required", "validate")
+
+    def __init__(self, field: Any, plans: dict[type, CompiledModel]) -> None:
+        self.field = field
+        self.required = bool(field.required)
+        self.compound = bool(field.is_compound)
+        self.level = int(field.get_export_level(_LevelContext()))
+        checks = _checks(field)
+        if checks is None:
+            raise TypeError("validators of its own")
+        if field.choices is not None and not isinstance(field.choices, (list, tuple, set, frozenset)):
+            raise TypeError("choices that may not be read twice")
+        self.checks = checks
+        kind = type(field)
+        if kind in _LEAVES:
+            self.fast, convert = _leaf_convert(field)
+            self.convert = self.load = self.validate = convert
+            self.export = _leaf_export(field)
+        elif kind is compound.ListType or kind is compound.DictType:
+            self._collection(field, plans, kind is compound.ListType)
+        elif kind is compound.ModelType:
+            self._model(field, plans)
+        else:
+            raise TypeError(f"{kind.__name__} is not compiled")
+
+    def _collection(self, field: Any, plans: dict[type, CompiledModel], is_list: bool) -> None:
+        if not is_list and field.coerce_key is not str:
+            raise TypeError("DictType with a coerce_key")
+        item = _Field(field.field, plans)
+        self.fast = None
+        item_required, item_level, item_compound = item.required, item.level, item.compound
+
+        def each(convert: Callable[[Any], Any], checks: tuple[Callable[..., Any], ...]) -> Callable[[Any], Any]:
+            item_fast = item.fast
+
+            def one(v: Any) -> Any:
+                if v is None:  # Schematics checks `required` on items (the item field has no name)
+                    if item_required:
+                        raise _BAIL
+                    return None
+                if type(v) is not item_fast:
+                    v = convert(v)
+                for check in checks:
+                    check(v, None)
+                return v
+
+            return one
+
+        load_one, check_one = each(item.load, ()), each(item.validate, item.checks)
+        export_one = item.export
+
+        if is_list:
+
+            def load(v: Any) -> Any:
+                if type(v) is not list:
+                    raise _BAIL
+                return [load_one(x) for x in v]
+
+            def validate(v: Any) -> Any:
+                if type(v) is not list:
+                    raise _BAIL
+                return [check_one(x) for x in v]
+
+            def export(v: Any) -> Any:
+                if item_level == _DROP:
+                    return []
+                out = []
+                for x in v:
+                    if x is None:
+                        raise _BAIL  # Schematics exports None items with the item type's to_primitive
+                    shaped = x if export_one is None else export_one(x)
+                    if shaped is None:
+                        if item_level <= _NOT_NONE:
+                            continue
+                    elif item_compound and len(shaped) == 0 and item_level <= _NONEMPTY:
+                        continue
+                    out.append(shaped)
+                return out
+
+        else:
+
+            def load(v: Any) -> Any:
+                if type(v) is not dict:
+                    raise _BAIL
+                return {str(k): load_one(x) for k, x in v.items()}
+
+            def validate(v: Any) -> Any:
+                if type(v) is not dict:
+                    raise _BAIL
+                return {str(k): check_one(x) for k, x in v.items()}
+
+            def export(v: Any) -> Any:
+                if item_level == _DROP:
+                    return {}
+                out = {}
+                for k, x in v.items():
+                    if x is None:
+                        raise _BAIL
+                    shaped = x if export_one is None else export_one(x)
+                    if shaped is None:
+                        if item_level <= _NOT_NONE:
+                            continue
+                    elif item_compound and len(shaped) == 0 and item_level <= _NONEMPTY:
+                        continue
+                    out[k] = shaped
+                return out
+
+        self.load, self.validate, self.export = load, validate, export
+        self.convert = validate
+
+    def _model(self, field: Any, plans: dict[type, CompiledModel]) -> None:
+        nested = compiled(field.model_class, plans)
+        if nested is None:
+            raise TypeError("nested model not compiled")
+        model_class = field.model_class
+        self.fast = None
+
+        def load(v: Any) -> Any:
+            # Schematics: model_class(dict, context=context), the import context of the parent.
+            if type(v) is not dict:
+                raise _BAIL
+            return nested.load(v)
+
+        def validate(v: Any) -> Any:
+            # Schematics: type(v)(v, context=context) under the validation context: a new instance
+            # holding the validated data as converted data.
+            if type(v) is not model_class:
+                raise _BAIL
+            return nested.instance(nested.validated(v))
+
+        def export(v: Any) -> Any:
+            if type(v) is not model_class:
+                raise _BAIL
+            return nested.export(nested.values(v))
+
+        self.load, self.validate, self.export = load, validate, export
+        self.convert = validate
+
+
+def _leaf_export(field: Any) -> Callable[[Any], Any] | None:
+    """The field's ``to_primitive``, None when it returns the value itself (str, int, float, bool)."""
+    kind = type(field)
+    if kind in (st.StringType, st.IntType, st.FloatType, st.BooleanType):
+        return None  # BaseType.to_primitive: the value itself
+    to_primitive = field.to_primitive
+    if kind is st.DateTimeType and field.serialized_format == _DT_DEFAULT_FORMAT:
+        datetime = dt.datetime
+
+        def export_datetime(v: Any) -> Any:
+            # strftime('%Y-%m-%dT%H:%M:%S.%f%z') of a naive datetime from year 1000 on is its isoformat.
+            if type(v) is datetime and v.tzinfo is None and v.year >= 1000:
+                return v.isoformat(timespec="microseconds")
+            return to_primitive(v)
+
+        return export_datetime
+    if kind is st.DateType and field.serialized_format == "%Y-%m-%d":
+        date = dt.date
+
+        def export_date(v: Any) -> Any:
+            if type(v) is date and v.year >= 1000:
+                return v.isoformat()
+            return to_primitive(v)
+
+        return export_date
+    if kind in (st.DecimalType, st.UUIDType):
+        return str  # their to_primitive: str(value)
+    return to_primitive  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- models
+def _model_ok(cls: Any) -> bool:
+    """The model itself (not its fields) is one the compiled path reproduces."""
+    schema = cls._schema
+    options = schema.options
+    if schema.validators or options.export_order or "default" in (options.roles or {}):
+        return False
+    if getattr(cls, "__new__", None) is not object.__new__:
+        return False
+    for name in _MODEL_METHODS:
+        mine, theirs = getattr(cls, name, None), getattr(Model, name, None)
+        if mine is not theirs and getattr(mine, "__func__", mine) is not getattr(theirs, "__func__", theirs):
+            return False
+    names = set(schema.fields)
+    for name, field in schema.fields.items():
+        if not isinstance(field, st.BaseType):  # Serializable
+            return False
+        others = {k for k in field.get_input_keys() if k and k != name}
+        if others & names:
+            return False
+    return True
+
+
+class CompiledModel:
+    """The compiled plan of one Schematics model class (see the module docstring)."""
+
+    def __init__(self, cls: Any) -> None:
+        """Start a plan; :func:`compiled` fills it (nested models may refer back to it)."""
+        self.cls = cls
+        self.ok = False
+        self.new: Callable[[Any], Any] = object.__new__
+        self._validate: tuple[tuple[str, bool, Any, Callable[[Any], Any], tuple[Callable[..., Any], ...]], ...] = ()
+        self._export: tuple[tuple[str, str, int, bool, Callable[[Any], Any] | None], ...] = ()
+        self._load: tuple[tuple[str, tuple[str, ...], Any, Any, Callable[[Any], Any]], ...] = ()
+
+    def build(self, plans: dict[type, CompiledModel]) -> None:
+        """Compile every field (raises TypeError when one cannot be)."""
+        validate, export, load = [], [], []
+        for name, field in self.cls._schema.fields.items():
+            f = _Field(field, plans)
+            validate.append((name, f.required, f.fast, f.validate, f.checks))
+            if f.level != _DROP:
+                export.append((name, field.serialized_name or name, f.level, f.compound, f.export))
+            alt = tuple(k for k in field.get_input_keys() if k and k != name)
+            default = field if field._default is not Undefined else None
+            load.append((name, alt, default, f.fast, f.load))
+        self._validate, self._export, self._load = tuple(validate), tuple(export), tuple(load)
+        self.ok = True
+
+    def values(self, obj: Any) -> dict[str, Any]:
+        """The field values ``obj`` holds (Schematics' ``dict(obj)``); bails on anything unusual."""
+        data = obj._data
+        if data._unsafe or not self.ok:
+            raise _BAIL
+        converted, valid = data._converted, data._valid
+        out = {}
+        seen = 0
+        for name, *_ in self._validate:
+            value = converted.get(name, _MISSING)
+            if value is _MISSING:
+                value = valid.get(name, _MISSING)
+                if value is _MISSING:
+                    continue
+            else:
+                seen += 1
+            if value is Undefined:
+                raise _BAIL
+            out[name] = value
+        if seen != len(converted) or len(valid) > len(self._validate):
+            raise _BAIL  # keys that are not fields: leave them to Schematics
+        return out
+
+    def validated(self, obj: Any) -> dict[str, Any]:
+        """What ``obj.validate()`` stores as the valid data; raises instead of any Schematics error."""
+        values = self.values(obj)
+        out: dict[str, Any] = {}
+        for name, required, fast, validate, checks in self._validate:
+            value = values.get(name, _MISSING)
+            if value is _MISSING:
+                if required:
+                    raise _BAIL  # "This field is required."
+                continue
+            if value is None:
+                if required:
+                    raise _BAIL
+                out[name] = None
+                continue
+            if type(value) is not fast:
+                value = validate(value)
+            for check in checks:
+                check(value, None)
+            out[name] = value
+        return out
+
+    def export(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``to_primitive()`` of an instance holding ``data``."""
+        out: dict[str, Any] = {}
+        for name, key, level, is_compound, export in self._export:
+            value = data.get(name, _MISSING)
+            if value is _MISSING:
+                if level <= _DEFAULT:
+                    continue
+                out[key] = None
+                continue
+            if value is None:
+                if level <= _NOT_NONE:
+                    continue
+                out[key] = None
+                continue
+            if export is not None:
+                value = export(value)
+            if value is None:
+                if level <= _NOT_NONE:
+                    continue
+            elif is_compound and len(value) == 0 and level <= _NONEMPTY:
+                continue
+            out[key] = value
+        return out
+
+    def instance(self, converted: dict[str, Any]) -> Any:
+        """A new instance whose converted data is ``converted`` (what ``Model.__init__`` leaves)."""
+        obj = self.new(self.cls)
+        obj._data = ModelDict(None, converted)
+        return obj
+
+    def load(self, doc: Mapping[str, Any]) -> Any:
+        """``cls(dict(doc), strict=False)``; raises instead of any Schematics error."""
+        if not self.ok:
+            raise _BAIL
+        data: dict[str, Any] = {}
+        for name, alt, default, fast, load in self._load:
+            value = doc.get(name, _MISSING)
+            if value is _MISSING:
+                for key in alt:
+                    if key in doc:
+                        value = doc[key]
+                        break
+                else:
+                    value = None if default is None else default.default
+                    if value is Undefined:
+                        value = None
+            if value is None:
+                data[name] = None
+                continue
+            if type(value) is not fast:
+                value = load(value)
+            data[name] = value
+        return self.instance(data)
+
+    def dump(self, obj: Any) -> dict[str, Any]:
+        """``obj.validate(); return obj.to_primitive()``, leaving ``obj`` as ``validate()`` does."""
+        data = self.validated(obj)
+        doc = self.export(data)
+        store = obj._data
+        store.valid = data
+        store.converted = {}
+        return doc
+
+
+def compiled(cls: Any, plans: dict[type, CompiledModel] | None = None) -> CompiledModel | None:
+    """The compiled plan of a Schematics model class, or None when it has to stay with Schematics."""
+    if plans is None:
+        with _LOCK:
+            return compiled(cls, _PLANS)
+    if cls in plans:
+        plan = plans[cls]
+        return plan if plan.ok or plan in _BUILDING else None
+    plan = CompiledModel(cls)
+    plans[cls] = plan
+    if not _model_ok(cls):
+        return None
+    _BUILDING.add(plan)
+    try:
+        plan.build(plans)
+    except Exception:  # noqa: BLE001 - a field type or option this module does not reproduce
+        plan.ok = False
+        return None
+    finally:
+        _BUILDING.discard(plan)
+    return plan
+
+
+_PLANS: dict[type, CompiledModel] = {}
+_BUILDING: set[CompiledModel] = set()
+_LOCK = threading.RLock()

@@ -151,7 +151,7 @@ def rethink_conn(rethink_url: str) -> Iterator[Any]:
     persist_mixins.configure(rethinkdb=rethink_url)
     conn.r = r
     yield conn
-    conn.close()
+    conn.close(noreply_wait=False)  # reqlite answers NOREPLY_WAIT with an empty reply
 
 
 def pg_table_name(prefix: str) -> str:

@@ -11,6 +11,7 @@ plan checks them on the decoded objects, and then also sorts and windows there.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from ...lookups import Condition, resolve_path
@@ -24,6 +25,8 @@ __all__ = ["Compiled", "alive", "compile_query", "condition", "predicate", "wind
 _TEXT_OPS = frozenset({"icontains", "startswith", "endswith"})
 _ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "range"})
 _COMPARE = {"lt": reql.LT, "lte": reql.LE, "gt": reql.GT, "gte": reql.GE}
+#: The earliest time a RethinkDB TIME can hold (the year 1400).
+_EARLIEST = reql.time(dt.datetime(1400, 1, 1, tzinfo=dt.timezone.utc))
 #: Kinds the server orders as Python does (dates as ISO text, UUIDs as canonical text).
 _ORDERABLE = frozenset({"str", "int", "float", "bool", "datetime", "date", "uuid"})
 
@@ -142,6 +145,8 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
                 opts["left_bound"] = "open"
         else:
             high = wanted
+            if cond.kind == "datetime":  # the earliest time RethinkDB holds; reqlite mis-orders minval and times
+                low = _EARLIEST
             if cond.op == "lte":
                 opts["right_bound"] = "closed"
         if index != coll.pk:

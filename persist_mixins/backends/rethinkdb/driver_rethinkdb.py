@@ -25,7 +25,7 @@ from rethinkdb.errors import (
     ReqlAuthError,
     ReqlCursorEmpty,
     ReqlDriverError,
-    ReqlOpFailedError,
+    ReqlRuntimeError,
     ReqlTimeoutError,
 )
 
@@ -155,11 +155,12 @@ class _Base:
             raise BackendConnectionError(
                 f"cannot reach RethinkDB at {self.url} (or the connection was lost): {exc.message}"
             ) from exc
-        except ReqlOpFailedError as exc:
-            if "does not exist" in str(exc.message) and ("Table" in exc.message or "Database" in exc.message):
+        except ReqlRuntimeError as exc:  # ReqlOpFailedError from RethinkDB, the base class from reqlite
+            message = str(exc.message)
+            if "does not exist" in message and message.startswith(("Table ", "Database ")):
                 raise ConfigurationError(
                     f"{self.model}: its table does not exist; create it first with {self.model}.create_table()\n"
-                    f"{exc.message}"
+                    f"{message}"
                 ) from exc
             raise
         except OSError as exc:

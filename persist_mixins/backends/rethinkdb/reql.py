@@ -70,6 +70,7 @@ GET_ALL = 78
 IS_EMPTY = 86
 DEFAULT = 92
 CONTAINS = 93
+ISO8601 = 99
 EPOCH_TIME = 101
 NOW = 103
 INDEX_WAIT = 140
@@ -105,16 +106,18 @@ def datum(value: Any) -> Term:
     return value
 
 
-def time(value: dt.datetime) -> dict[str, Any]:
-    """A datetime as a ``TIME`` pseudo-type (a naive one taken as UTC), to the millisecond RethinkDB keeps."""
+def time(value: dt.datetime) -> Term:
+    """A datetime as an ``ISO8601`` term, to the millisecond RethinkDB keeps (a naive one taken as UTC).
+
+    The official driver sends times this way too; a ``TIME`` object in the data would
+    do on RethinkDB, but reqlite stores it as a plain object that no longer compares as a time.
+    """
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    offset = value.utcoffset() or dt.timedelta(0)
-    minutes = int(offset.total_seconds() // 60)
-    sign = "-" if minutes < 0 else "+"
-    zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-    epoch = (value - _EPOCH).total_seconds()
-    return {"$reql_type$": "TIME", "epoch_time": round(epoch * 1000) / 1000, "timezone": zone}
+    delta = value - _EPOCH
+    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+    rounded = _EPOCH + dt.timedelta(milliseconds=(micros + 500) // 1000)  # as the server rounds
+    return [ISO8601, [rounded.astimezone(value.tzinfo).isoformat(timespec="milliseconds")]]
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
@@ -128,9 +131,9 @@ def func(body: Callable[[Term], Term], var: int = ROW) -> Term:
 def field(row: Term, path: tuple[str, ...]) -> Term:
     """The value at ``path`` in a row, null when any step is missing (``row("a")("b").default(null)``)."""
     value = row
-    for part in path:
-        value = [GET_FIELD, [value, part]]
-    return [DEFAULT, [value, None]]
+    for part in path[:-1]:  # a missing or null step reads as an empty object (reqlite does not default it)
+        value = [DEFAULT, [[GET_FIELD, [value, part]], {}]]
+    return [DEFAULT, [[GET_FIELD, [value, path[-1]]], None]]
 
 
 def eq(a: Term, b: Term) -> Term:

@@ -24,7 +24,6 @@ import pathlib
 import shutil
 import socket
 import subprocess
-import time
 import typing
 import uuid
 from collections.abc import AsyncIterator, Iterator

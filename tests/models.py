@@ -286,8 +286,8 @@ def sample(api: Any, **overrides: Any) -> Any:
         "flavour": "Sweet Vanilla",
         "amount_kg": 42,
         # RethinkDB keeps times to the millisecond (its server rounds them): the sample says what it stores.
-        "best_before": dt.datetime(
-            2030, 1, 2, 3, 4, 5, 679000 if api.backend == "rethinkdb" else 678901, tzinfo=dt.timezone(dt.timedelta(hours=2))
+        "best_before": dt.datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone(dt.timedelta(hours=2))).replace(
+            microsecond=679000 if api.backend == "rethinkdb" else 678901
         ),
         "ratio": 0.25,
         "fresh": True,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+
 from ...lookups import Condition, resolve_path
 from ...query import Ordering, QueryState
 from . import reql
@@ -218,4 +219,3 @@ def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, 
 def window_pks(coll: Collection, compiled: Compiled) -> Term:
     """The pks of a compiled, ordered and windowed query (to update or delete exactly those)."""
     return [reql.MAP, [compiled.term, reql.func(lambda row: [reql.GET_FIELD, [row, coll.pk]])]]
-

@@ -70,7 +70,9 @@ def parse_url(url: str) -> dict[str, Any]:
     """
     parts = urlsplit(url)
     if parts.scheme != "rethinkdb":
-        raise ConfigurationError(f"{safe_url(url)!r} is not a RethinkDB URL: rethinkdb://[user:password@]host[:port]/db")
+        raise ConfigurationError(
+            f"{safe_url(url)!r} is not a RethinkDB URL: rethinkdb://[user:password@]host[:port]/db"
+        )
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     unknown = set(query) - set(DEFAULTS)
     if unknown:
@@ -121,14 +123,14 @@ class _Stream:
     __slots__ = ("cursor", "done", "items")
 
     def __init__(self, reply: Any) -> None:
-        if isinstance(reply, list):
-            self.cursor, self.items, self.done = None, reply, False
-        else:
-            self.cursor, self.items, self.done = reply, None, False
+        plain = isinstance(reply, list)
+        self.cursor: Any = None if plain else reply
+        self.items: list[Any] = reply if plain else []
+        self.done = False
 
     def listed(self) -> list[Any]:
         """The batch of a plain-list reply (once), then []."""
-        items, self.items, self.done = self.items or [], [], True
+        items, self.items, self.done = self.items, [], True
         return items
 
 

@@ -255,7 +255,7 @@ def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
         raise NotFound(f"{spec.name} with pk {str(key)!r} not found (deleted or expired)")
     if doc.get(EXPIRES) is None:
         return None
-    left = decode_time(doc[EXPIRES]) - decode_time(now)
+    left: dt.timedelta = decode_time(doc[EXPIRES]) - decode_time(now)
     return max(0.0, left.total_seconds())
 
 
@@ -424,7 +424,9 @@ def changes(spec: ModelSpec[Any], state: QueryState, include_initial: bool = Fal
     between two sides that are both None is not reported.
     """
     coll = collection_of(spec)
-    compiled = compile_query(coll, dataclasses.replace(state, ordering=(), offset=0, limit=None), ordered=False, live=False)
+    compiled = compile_query(
+        coll, dataclasses.replace(state, ordering=(), offset=0, limit=None), ordered=False, live=False
+    )
     opts = {"include_initial": True} if include_initial else {}
     cursor = yield Cursor(reql.t(reql.CHANGES, compiled.term, **opts))
     decode = coll.decoder

@@ -43,7 +43,7 @@ class Slots:
         self._dead: list[Any] = []
 
     def take(self) -> tuple[Any, bool]:
-        """``(conn, False)`` for an idle live connection, ``(None, True)`` when one may be opened, else ``(None, False)``.
+        """``(conn, False)`` for an idle live connection, ``(None, True)`` if one may be opened, else ``(None, False)``.
 
         Dead idle connections met on the way are forgotten (returned for closing by :meth:`dead`).
         """

@@ -61,7 +61,7 @@ class Collection:
     #: Fields with a secondary index (``__indexes__``), besides ``_expires_at``.
     indexes: tuple[str, ...]
     #: Field name -> kind, for encoding.
-    kinds: dict[str, str]
+    kinds: Mapping[str, str]
     #: Datetime fields, whose TIME values are decoded on read.
     times: tuple[str, ...]
     #: Terms built once (the table term ...).
@@ -180,7 +180,7 @@ class Collection:
         decode = self.cache.get("decoder")
         if decode is None:
             decode = self.cache["decoder"] = self._decoder()
-        return decode  # type: ignore[no-any-return]
+        return decode
 
     def _decoder(self) -> Callable[[dict[str, Any]], Any]:
         load = self.spec.adapter.load

@@ -32,7 +32,7 @@ def _open_cursor(link: Link, command: Cursor) -> Ops[Any]:
     return handle
 
 
-_SPECIAL = {Cursor: _open_cursor}
+_SPECIAL: dict[type, Any] = {Cursor: _open_cursor}
 
 
 class RethinkRules:

@@ -36,9 +36,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from schematics import types as st
@@ -88,23 +90,15 @@ class _LevelContext:
 
 
 # --------------------------------------------------------------------------- leaves
-def _is_iso_datetime(v: str) -> bool:
-    """``YYYY-MM-DDTHH:MM:SS.ffffff`` in ASCII digits: what DateTimeType writes for a naive datetime."""
-    return (
-        len(v) == 26
-        and v.isascii()
-        and v[4] == "-" and v[7] == "-" and v[10] == "T" and v[13] == ":" and v[16] == ":" and v[19] == "."
-        and v[0:4].isdigit() and v[5:7].isdigit() and v[8:10].isdigit() and v[11:13].isdigit()
-        and v[14:16].isdigit() and v[17:19].isdigit() and v[20:26].isdigit()
-    )  # fmt: skip
-
-
-def _is_iso_date(v: str) -> bool:
-    """``YYYY-MM-DD`` in ASCII digits: what DateType writes."""
-    return (
-        len(v) == 10 and v.isascii() and v[4] == "-" and v[7] == "-"
-        and v[0:4].isdigit() and v[5:7].isdigit() and v[8:10].isdigit()
-    )  # fmt: skip
+#: ``YYYY-MM-DDTHH:MM:SS.ffffff`` in ASCII digits with in-range month, day, hour, minute and
+#: second: what DateTimeType writes for a naive datetime.  Schematics' parser reads such text
+#: as ``datetime(Y, M, D, h, m, s, f)`` (and fails where that fails: day 30 of February, year
+#: 0), which is what ``datetime.fromisoformat`` does with it on every Python this supports.
+_ISO_DATETIME = re.compile(
+    r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}\Z"
+).match
+#: ``YYYY-MM-DD`` likewise: what DateType writes, read by ``strptime('%Y-%m-%d')`` as ``date(Y, M, D)``.
+_ISO_DATE = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])\Z").match
 
 
 def _plain_datetime(field: Any) -> bool:
@@ -128,28 +122,23 @@ def _leaf_convert(field: Any) -> tuple[type | None, Callable[[Any], Any]]:
     if kind is st.DateTimeType:
         if not _plain_datetime(field):
             return None, to_native
-        # Schematics' REGEX on this exact text gives these groups; sec_frac has 6 digits, no zone.
-        # A naive result passes tzd='allow' unchanged.  float(text) fails on it, as in to_native.
-        datetime = dt.datetime
+        # to_native first tries float(text), which fails on this text; a naive result passes tzd='allow'.
+        parse_datetime = dt.datetime.fromisoformat
 
         def convert_datetime(v: Any) -> Any:
-            if type(v) is str and _is_iso_datetime(v):
-                return datetime(
-                    int(v[0:4]), int(v[5:7]), int(v[8:10]), int(v[11:13]), int(v[14:16]), int(v[17:19]), int(v[20:26])
-                )  # ValueError -> bail; Schematics' from_string fails on the same dates
+            if type(v) is str and _ISO_DATETIME(v):
+                return parse_datetime(v)  # ValueError -> bail; Schematics fails on the same text
             return to_native(v)
 
         return fast, convert_datetime
     if kind is st.DateType:
         if field.formats != ["%Y-%m-%d"]:
             return fast, to_native
-        date = dt.date
+        parse_date = dt.date.fromisoformat
 
         def convert_date(v: Any) -> Any:
-            # strptime('%Y-%m-%d') reads two-digit months and days as these ints, and fails
-            # where date() fails (month 00 or 13, day 00 or 32, year 0000).
-            if type(v) is str and _is_iso_date(v):
-                return date(int(v[0:4]), int(v[5:7]), int(v[8:10]))
+            if type(v) is str and _ISO_DATE(v):
+                return parse_date(v)
             return to_native(v)
 
         return fast, convert_date
@@ -381,131 +370,67 @@ def _model_ok(cls: Any) -> bool:
     return True
 
 
+def _model_dict(converted: dict[str, Any]) -> Any:
+    """``ModelDict(converted=converted)``, attribute for attribute, without ChainMap's generic ``__init__``."""
+    store = _new(ModelDict)
+    unsafe: dict[str, Any] = {}
+    valid: dict[str, Any] = {}
+    proxy = MappingProxyType(valid)
+    store._unsafe = unsafe
+    store._converted = converted
+    store._ModelDict__valid = valid
+    store._valid = proxy
+    store.maps = [unsafe, converted, proxy]
+    return store
+
+
+_new = object.__new__
+
+
 class CompiledModel:
-    """The compiled plan of one Schematics model class (see the module docstring)."""
+    """The compiled plan of one Schematics model class (see the module docstring).
+
+    :meth:`build` writes three functions for the class, with its fields unrolled
+    (``load``, ``validated``, ``export``); until it succeeds the methods of the same
+    names give up (raise :class:`Bail`), so a model that refers back to this one while
+    it is being built, or after it failed to build, is left to Schematics.
+    """
 
     def __init__(self, cls: Any) -> None:
         """Start a plan; :func:`compiled` fills it (nested models may refer back to it)."""
         self.cls = cls
         self.ok = False
-        self.new: Callable[[Any], Any] = object.__new__
-        self._validate: tuple[tuple[str, bool, Any, Callable[[Any], Any], tuple[Callable[..., Any], ...]], ...] = ()
-        self._export: tuple[tuple[str, str, int, bool, Callable[[Any], Any] | None], ...] = ()
-        self._load: tuple[tuple[str, tuple[str, ...], Any, Any, Callable[[Any], Any]], ...] = ()
+        self.source = ""
 
-    def build(self, plans: dict[type, CompiledModel]) -> None:
-        """Compile every field (raises TypeError when one cannot be)."""
-        validate, export, load = [], [], []
-        for name, field in self.cls._schema.fields.items():
-            f = _Field(field, plans)
-            validate.append((name, f.required, f.fast, f.validate, f.checks))
-            if f.level != _DROP:
-                export.append((name, field.serialized_name or name, f.level, f.compound, f.export))
-            alt = tuple(k for k in field.get_input_keys() if k and k != name)
-            default = field if field._default is not Undefined else None
-            load.append((name, alt, default, f.fast, f.load))
-        self._validate, self._export, self._load = tuple(validate), tuple(export), tuple(load)
-        self.ok = True
+    def load(self, doc: Mapping[str, Any]) -> Any:
+        """``cls(dict(doc), strict=False)``; raises instead of any Schematics error."""
+        raise _BAIL
 
-    def values(self, obj: Any) -> dict[str, Any]:
-        """The field values ``obj`` holds (Schematics' ``dict(obj)``); bails on anything unusual."""
+    def validated(self, obj: Any) -> dict[str, Any]:
+        """What ``obj.validate()`` stores as the valid data; raises instead of any Schematics error."""
+        raise _BAIL
+
+    def export(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``to_primitive()`` of an instance holding ``data``."""
+        raise _BAIL
+
+    def values(self, obj: Any) -> Mapping[str, Any]:
+        """The field values ``obj`` holds, as :meth:`export` reads them (one map: a compiled instance's)."""
         data = obj._data
         if data._unsafe or not self.ok:
             raise _BAIL
         converted, valid = data._converted, data._valid
-        out = {}
-        seen = 0
-        for name, *_ in self._validate:
-            value = converted.get(name, _MISSING)
-            if value is _MISSING:
-                value = valid.get(name, _MISSING)
-                if value is _MISSING:
-                    continue
-            else:
-                seen += 1
-            if value is Undefined:
-                raise _BAIL
-            out[name] = value
-        if seen != len(converted) or len(valid) > len(self._validate):
-            raise _BAIL  # keys that are not fields: leave them to Schematics
-        return out
-
-    def validated(self, obj: Any) -> dict[str, Any]:
-        """What ``obj.validate()`` stores as the valid data; raises instead of any Schematics error."""
-        values = self.values(obj)
-        out: dict[str, Any] = {}
-        for name, required, fast, validate, checks in self._validate:
-            value = values.get(name, _MISSING)
-            if value is _MISSING:
-                if required:
-                    raise _BAIL  # "This field is required."
-                continue
-            if value is None:
-                if required:
-                    raise _BAIL
-                out[name] = None
-                continue
-            if type(value) is not fast:
-                value = validate(value)
-            for check in checks:
-                check(value, None)
-            out[name] = value
-        return out
-
-    def export(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """``to_primitive()`` of an instance holding ``data``."""
-        out: dict[str, Any] = {}
-        for name, key, level, is_compound, export in self._export:
-            value = data.get(name, _MISSING)
-            if value is _MISSING:
-                if level <= _DEFAULT:
-                    continue
-                out[key] = None
-                continue
-            if value is None:
-                if level <= _NOT_NONE:
-                    continue
-                out[key] = None
-                continue
-            if export is not None:
-                value = export(value)
-            if value is None:
-                if level <= _NOT_NONE:
-                    continue
-            elif is_compound and len(value) == 0 and level <= _NONEMPTY:
-                continue
-            out[key] = value
-        return out
+        if not valid:
+            return converted  # type: ignore[no-any-return]
+        if not converted:
+            return valid  # type: ignore[no-any-return]
+        raise _BAIL
 
     def instance(self, converted: dict[str, Any]) -> Any:
         """A new instance whose converted data is ``converted`` (what ``Model.__init__`` leaves)."""
-        obj = self.new(self.cls)
-        obj._data = ModelDict(None, converted)
+        obj = _new(self.cls)
+        obj._data = _model_dict(converted)
         return obj
-
-    def load(self, doc: Mapping[str, Any]) -> Any:
-        """``cls(dict(doc), strict=False)``; raises instead of any Schematics error."""
-        if not self.ok:
-            raise _BAIL
-        data: dict[str, Any] = {}
-        for name, alt, default, fast, load in self._load:
-            value = doc.get(name, _MISSING)
-            if value is _MISSING:
-                for key in alt:
-                    if key in doc:
-                        value = doc[key]
-                        break
-                else:
-                    value = None if default is None else default.default
-                    if value is Undefined:
-                        value = None
-            if value is None:
-                data[name] = None
-                continue
-            if type(value) is not fast:
-                value = load(value)
-            data[name] = value
-        return self.instance(data)
 
     def dump(self, obj: Any) -> dict[str, Any]:
         """``obj.validate(); return obj.to_primitive()``, leaving ``obj`` as ``validate()`` does."""
@@ -515,6 +440,102 @@ class CompiledModel:
         store.valid = data
         store.converted = {}
         return doc
+
+    def build(self, plans: dict[type, CompiledModel]) -> None:
+        """Compile every field and write the class's functions (raises TypeError when a field cannot be)."""
+        env: dict[str, Any] = {
+            "_M": _MISSING, "_U": Undefined, "_BAIL": _BAIL, "_instance": self.instance,
+        }  # fmt: skip
+        load = ["def load(doc):", "    get = doc.get", "    data = {}"]
+        validated = [
+            "def validated(obj):",
+            "    d = obj._data",
+            "    if d._unsafe:",
+            "        raise _BAIL",
+            "    c = d._converted",
+            "    vd = d._valid",
+            "    out = {}",
+            "    seen = 0",
+        ]
+        export = ["def export(data):", "    get = data.get", "    doc = {}"]
+        for i, (name, field) in enumerate(self.cls._schema.fields.items()):
+            f = _Field(field, plans)
+            if type(name) is not str or type(field.serialized_name or name) is not str:
+                raise TypeError("field names and serialized names are written into the code as str literals")
+            env.update({f"_fast{i}": f.fast, f"_load{i}": f.load, f"_check{i}": f.validate, f"_export{i}": f.export})
+            n = repr(name)
+            # Model(dict): the value, else another input name, else the default, else None; then convert.
+            alt = tuple(k for k in field.get_input_keys() if k and k != name)
+            env[f"_missing{i}"] = _missing(alt, field if field._default is not Undefined else None)
+            load += [
+                f"    v = get({n}, _M)",
+                "    if v is _M:",
+                f"        v = _missing{i}(doc)",
+                f"    if v is not None and type(v) is not _fast{i}:",
+                f"        v = _load{i}(v)",
+                f"    data[{n}] = v",
+            ]
+            # validate(): the value (converted data first), checked for `required`, converted, validated.
+            validated += [
+                f"    v = c.get({n}, _M)",
+                "    if v is _M:",
+                f"        v = vd.get({n}, _M)",
+                "    else:",
+                "        seen += 1",
+                "    if v is _M:",
+                "        raise _BAIL" if f.required else "        pass",
+                "    elif v is None:",
+                *(["        raise _BAIL"] if f.required else []),
+                f"        out[{n}] = None",
+                "    elif v is _U:",
+                "        raise _BAIL",
+                "    else:",
+                f"        if type(v) is not _fast{i}:",
+                f"            v = _check{i}(v)",
+            ]
+            for j, check in enumerate(f.checks):
+                env[f"_v{i}_{j}"] = check
+                validated.append(f"        _v{i}_{j}(v, None)")
+            validated.append(f"        out[{n}] = v")
+            # to_primitive(): export_loop's rules for this field's export level.
+            if f.level == _DROP:
+                continue
+            key, level = repr(field.serialized_name or name), f.level
+            export += [f"    v = get({n}, _M)", "    if v is _M:"]
+            export.append(f"        doc[{key}] = None" if level > _DEFAULT else "        pass")
+            export.append("    elif v is None:")
+            export.append(f"        doc[{key}] = None" if level > _NOT_NONE else "        pass")
+            export.append("    else:")
+            if f.export is None:  # the value itself, never None
+                export.append(f"        doc[{key}] = v")
+                continue
+            export += [f"        v = _export{i}(v)", "        if v is None:"]
+            export.append(f"            doc[{key}] = None" if level > _NOT_NONE else "            pass")
+            if f.compound and level <= _NONEMPTY:
+                export += ["        elif len(v) == 0:", "            pass"]
+            export += ["        else:", f"            doc[{key}] = v"]
+        load.append("    return _instance(data)")
+        validated += ["    if seen != len(c):", "        raise _BAIL", "    return out"]
+        export.append("    return doc")
+        self.source = "\n".join([*load, "", *validated, "", *export, ""])
+        exec(compile(self.source, f"<compiled Schematics plan of {self.cls.__qualname__}>", "exec"), env)
+        self.load, self.validated, self.export = env["load"], env["validated"], env["export"]  # type: ignore[method-assign]
+        self.ok = True
+
+
+def _missing(alt: tuple[str, ...], field: Any) -> Callable[[Mapping[str, Any]], Any]:
+    """The value ``Model(dict)`` takes for a field absent under its name: another input name's, else the default."""
+
+    def missing(doc: Mapping[str, Any]) -> Any:
+        for key in alt:
+            if key in doc:
+                return doc[key]
+        if field is None:
+            return None
+        value = field.default  # calls a callable default, as Schematics does
+        return None if value is Undefined else value
+
+    return missing
 
 
 def compiled(cls: Any, plans: dict[type, CompiledModel] | None = None) -> CompiledModel | None:

@@ -339,8 +339,14 @@ def canon(x: Any) -> Any:
 
 
 def state(obj: Any) -> Any:
+    """An instance's whole ``_data``: its three maps, the dict under the valid proxy, how ``maps`` links them."""
     data = obj._data
-    return canon(data._unsafe), canon(data._converted), canon(dict(data._valid))
+    links = [data.maps[0] is data._unsafe, data.maps[1] is data._converted, data.maps[2] is data._valid]
+    hidden = data._ModelDict__valid
+    return (
+        type(data).__name__, canon(data._unsafe), canon(data._converted), canon(dict(data._valid)), canon(hidden),
+        type(data._valid).__name__, len(data.maps), links, set(vars(data)),
+    )  # fmt: skip
 
 
 def schematics_dump(obj: Any) -> tuple[Any, ...]:

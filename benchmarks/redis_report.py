@@ -1,7 +1,8 @@
 """The Redis half of the report: its tables, the text of docs/performance.md, and what the figures depend on.
 
 The page is regenerated whole on every run, except the PostgreSQL section
-(benchmarks/pg_bench.py's, between its markers), which is kept verbatim.
+(benchmarks/pg_bench.py's, between its markers) and the Schematics-shape section
+(benchmarks/redis_schematics_shape.py's), which are kept verbatim.
 """
 
 import argparse
@@ -31,6 +32,9 @@ from report import (
 )
 
 import persist_mixins
+
+#: The markers around benchmarks/redis_schematics_shape.py's section of the page.
+SCHEMATICS_START, SCHEMATICS_END = "<!-- schematics-bench:start -->", "<!-- schematics-bench:end -->"
 
 
 def versions(client: redis.Redis) -> dict[str, str]:
@@ -250,9 +254,10 @@ def write_markdown(
         )
     lines.append("")
     text = "\n".join(lines)
-    pg_section = marked(out.read_text(), PG_START, PG_END) if out.exists() else None
-    if pg_section:  # benchmarks/pg_bench.py's section: kept verbatim
-        text += "\n" + pg_section + "\n"
+    for start, end in ((SCHEMATICS_START, SCHEMATICS_END), (PG_START, PG_END)):
+        kept = marked(out.read_text(), start, end) if out.exists() else None
+        if kept:  # redis_schematics_shape.py's and pg_bench.py's sections: kept verbatim
+            text += "\n" + kept + "\n"
     out.write_text(text)
     return chart
 

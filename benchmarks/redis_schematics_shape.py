@@ -44,7 +44,7 @@ import orjson
 import redis
 from harness import Impl, Result, Runner
 from redis_common import DB, HOST, PORT, row_values
-from redis_report import conditions, versions
+from redis_report import SCHEMATICS_END, SCHEMATICS_START, conditions, versions
 from redis_schematics import SimpleRedisMixin as RsMixin
 from report import REPO, md_table, replace_section, text_table, utc_now
 from schematics import models
@@ -52,7 +52,7 @@ from schematics import types as st
 
 from persist_mixins import SimpleRedisMixin as PmMixin
 
-START, END = "<!-- schematics-bench:start -->", "<!-- schematics-bench:end -->"
+START, END = SCHEMATICS_START, SCHEMATICS_END
 P_PM, P_RS, P_RAW, P_RAW_MANY = "bench_sch_pm", "bench_sch_rs", "bench_sch_raw", "bench_sch_raw_many"
 PATTERNS = (f"{{{P_PM}}}:*", f"{{{P_PM}}}#*", f"{P_RS}:*", f"{P_RAW}:*", f"{P_RAW}#*", f"{P_RAW_MANY}:*")
 RAW_IDX = f"{P_RAW}#i:amount_kg"

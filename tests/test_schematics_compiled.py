@@ -13,7 +13,8 @@ missing fields, None).  The properties:
 - the adapter's ``dump`` / ``load`` (compiled path, else Schematics) give exactly what
   Schematics gives: the same document, or the same ValidationError message.
 
-No server: this is the model layer only.
+The last tests run the issue's model through Redis and PostgreSQL with Schematics' own
+loops made to fail, so the compiled path is shown to be the one taken there.
 """
 
 from __future__ import annotations
@@ -594,3 +595,83 @@ def test_invalid_values_raise_schematics_messages() -> None:
         reference.validate()
     assert str(caught.value) == f"Everything: {theirs.value}"
     assert "Int value should be less than or equal to 1000." in str(caught.value)
+
+
+# --------------------------------------------------------------------------- through the servers
+UTC = dt.timezone.utc
+
+
+def ice_model(mixin: type, **options: Any) -> Any:
+    """The issue's model (issue 12) on ``mixin``."""
+    attrs = {
+        "__module__": __name__, "__indexes__": ("amount_kg",), **options,
+        "id": st.StringType(), "flavour": st.StringType(choices=["vanilla", "chocolate"]),
+        "amount_kg": st.IntType(min_value=0), "best_before": st.DateTimeType(),
+    }  # fmt: skip
+    return type("CompiledIce", (models.Model, mixin), attrs)
+
+
+def ices(cls: Any) -> list[Any]:
+    """Five objects of the issue's model, amount_kg 0 to 4."""
+    return [
+        cls(
+            {
+                "id": f"i{n}",
+                "flavour": "vanilla",
+                "amount_kg": n,
+                "best_before": dt.datetime(2030, 1, n + 1, tzinfo=UTC),
+            }
+        )
+        for n in range(5)
+    ]
+
+
+def refuse_schematics_loops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """From here on, Schematics' import / validation / export loops fail if anything runs them."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("Schematics' own loop ran")
+
+    for name in ("convert", "validate", "to_primitive", "export_loop"):
+        monkeypatch.setattr(models, name, refuse)
+
+
+def check_round_trip(cls: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    objs = ices(cls)
+    refuse_schematics_loops(monkeypatch)
+    cls.set_many(objs[:4])
+    objs[4].amount_kg = 44
+    objs[4].set()
+    got = cls.match_for_pk("i4")
+    assert (got.flavour, got.amount_kg, got.best_before) == ("vanilla", 44, dt.datetime(2030, 1, 5, tzinfo=UTC))
+    assert sorted(o.id for o in cls.filter(amount_kg__gte=3)) == ["i3", "i4"]
+    monkeypatch.undo()
+    bad = cls({"id": "bad", "flavour": "mint", "amount_kg": -1})
+    with pytest.raises(ValidationError) as caught:
+        bad.set()
+    reference = cls({"id": "bad", "flavour": "mint", "amount_kg": -1})
+    with pytest.raises(BaseError) as theirs:
+        reference.validate()
+    assert str(caught.value) == f"CompiledIce: {theirs.value}"
+    assert "Value (mint) must be one of" in str(caught.value)
+    assert cls.count(id="bad") == 0
+
+
+def test_redis_writes_and_reads_through_the_compiled_path(prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from persist_mixins import SimpleRedisMixin
+
+    check_round_trip(ice_model(SimpleRedisMixin, __key_prefix__=prefix), monkeypatch)
+
+
+def test_postgres_writes_and_reads_through_the_compiled_path(
+    pg_conn: Any, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from persist_mixins import PgRowMixin
+
+    table = "".join(ch if ch.isalnum() else "_" for ch in prefix)
+    cls = ice_model(PgRowMixin, __table__=table)
+    cls.create_table()
+    try:
+        check_round_trip(cls, monkeypatch)
+    finally:
+        pg_conn.execute(f'DROP TABLE IF EXISTS "{table}"')

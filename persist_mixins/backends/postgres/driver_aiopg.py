@@ -10,14 +10,16 @@ session rules in :mod:`.transaction` expect.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import select
+from typing import Any, NoReturn
 
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
-from ...errors import BackendConnectionError
+from ...errors import BackendConnectionError, PoolTimeoutError
 from .commands import Begin, Commit, Copy, Sql
 from .driver_psycopg import areply, kind_of, server_error
 from .transaction import PG_SESSION
@@ -36,6 +38,55 @@ def _translate(model: str, url: str, exc: Exception) -> Exception:
     kind = kind_of(getattr(exc, "pgcode", None), isinstance(exc, psycopg2.OperationalError))
     constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
     return server_error(model, url, exc, kind, constraint)
+
+
+def _fail(model: str, url: str, exc: Exception) -> NoReturn:
+    """Raise the library's error for ``exc`` (which becomes its ``__cause__``), or ``exc`` itself."""
+    error = _translate(model, url, exc)
+    if error is exc:
+        raise exc
+    raise error from exc
+
+
+def _failure(exc: BaseException) -> Exception | None:
+    """The server's error behind ``exc``; None for a cancellation of the task itself.
+
+    aiopg raises ``asyncio.CancelledError`` in place of psycopg 2's ``QueryCanceledError``
+    (a ``statement_timeout``, or ``pg_cancel_backend()`` from another session), keeping
+    the server's error only as the ``__context__``: left so, a task nobody cancelled would
+    look cancelled to ``gather()`` / ``TaskGroup`` and slip past ``except Exception``.
+    """
+    if not isinstance(exc, asyncio.CancelledError):
+        return exc if isinstance(exc, Exception) else None
+    cause = exc.__context__
+    if not isinstance(cause, psycopg2.extensions.QueryCanceledError):
+        return None
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+    if cancelling is not None and cancelling():
+        return None  # the task is being cancelled as well: the cancellation wins
+    return cause
+
+
+async def _closed_by_server(conn: Any) -> bool:
+    """True when the server has closed ``conn`` while it sat idle in the pool.
+
+    aiopg notices a closed socket itself, but only once the event loop has run its reader;
+    an operation right after the server ended its sessions could get such a connection.
+    As in :func:`.driver_psycopg.closed_by_server`: a connection whose socket has nothing
+    to read is taken as alive (one ``select()``, no round trip); one the server wrote to is
+    checked with ``SELECT 1``, and closed if that fails.
+    """
+    if conn.closed:
+        return True
+    if not select.select((conn.raw.fileno(),), (), (), 0)[0]:
+        return False
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT 1")
+    except (psycopg2.Error, OSError):
+        conn.close()
+        return True
+    return bool(conn.closed)
 
 
 class AiopgDriver:
@@ -59,13 +110,32 @@ class AiopgDriver:
         self.route = dict.fromkeys((Sql, Copy, Begin, Commit), self)
 
     async def acquire(self) -> Any:
-        """A connection from the pool, or the one connection given."""
+        """A live connection from the pool, or the one connection given.
+
+        Raises:
+            BackendConnectionError: the server cannot be reached.
+            PoolTimeoutError: no connection came free within the pool's wait (all in use).
+        """
         if not self.pooled:
             return self.source
+        pool = self.source
         try:
-            return await self.source.acquire()
+            conn = await pool.acquire()
+            while await _closed_by_server(conn):  # closed, the pool forgets it; the next is checked too
+                await pool.release(conn)
+                conn = await pool.acquire()
+        except asyncio.TimeoutError as exc:  # aiopg's wait for a connection (the pool's timeout)
+            if pool.maxsize and pool.size >= pool.maxsize:
+                raise PoolTimeoutError(
+                    f"{self.model}: no connection to PostgreSQL at {self.url} came free within the pool's wait "
+                    f"({pool.timeout:g} s; the pool holds at most {pool.maxsize}, all in use)"
+                ) from exc
+            raise BackendConnectionError(
+                f"cannot reach PostgreSQL at {self.url}: no connection within the pool's wait ({pool.timeout:g} s)"
+            ) from exc
         except (psycopg2.Error, OSError) as exc:
             raise BackendConnectionError(f"cannot reach PostgreSQL at {self.url}: {exc}") from exc
+        return conn
 
     async def release(self, conn: Any) -> None:
         """Return a pooled connection; a broken one is closed, and the pool forgets it."""
@@ -84,8 +154,12 @@ class AiopgDriver:
             async with conn.cursor() as cur:
                 await cur.execute(command.text, command.params or None)
                 return await areply(cur, command)
-        except psycopg2.Error as exc:
-            raise _translate(self.model, self.url, exc) from exc
+        except (psycopg2.Error, asyncio.CancelledError) as exc:
+            failed = _failure(exc)
+            if failed is None:
+                raise
+        # Raised outside the except clause, so that aiopg's CancelledError is not chained to it.
+        _fail(self.model, self.url, failed)
 
     async def _copy(self, conn: Any, command: Copy) -> int:
         """Insert the rows with multi-row INSERTs (psycopg 2's async mode has no COPY)."""

@@ -8,28 +8,49 @@ for sync models, per event loop for asyncio ones).  Server errors become the
 library's errors where they mean something to the user (a unique clash is a
 :class:`~persist_mixins.errors.ConflictError`, a missing table says to call
 ``create_table()``); the rest surface unchanged.
+
+Checking a connection out of a pool does two things psycopg_pool does not
+(docs/postgres.md, "When connections fail"): a connection the server has closed
+while it sat in the pool (``pg_terminate_backend()``, a restart) is noticed
+without a round trip and replaced, and a pool that has no connection to give
+after :data:`FIRST_WAIT` seconds, none of this process's being in use, tries
+one connection of its own, so that an unreachable server fails at once with
+its answer instead of after the pool's whole wait.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import math
+import select
+import threading
+import time
+import weakref
+from typing import Any, NoReturn
 
 import orjson
 import psycopg
 import psycopg_pool
-from psycopg.pq import TransactionStatus
+from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.types.json import set_json_loads
 
 from ...backend import Flavour
 from ...connections import safe_url
-from ...errors import BackendConnectionError, ConfigurationError, ConflictError, RetryableError
+from ...errors import BackendConnectionError, ConfigurationError, ConflictError, PoolTimeoutError, RetryableError
 from .commands import Begin, Commit, Copy, Sql
 from .transaction import PG_SESSION
 
-__all__ = ["FACTORY", "RETRYABLE", "AsyncPgDriver", "PgDriver", "areply", "kind_of", "reply", "server_error"]
+__all__ = [
+    "FACTORY", "FIRST_WAIT", "RETRYABLE", "AsyncPgDriver", "PgDriver", "aclosed_by_server", "areply",
+    "closed_by_server", "kind_of", "quiet", "reply", "server_error", "translate",
+]  # fmt: skip
 
 #: Pool sizes and the wait for a free connection, for pools built from URLs.
 POOL_MIN, POOL_MAX, POOL_TIMEOUT = 1, 10, 10.0
+#: Seconds a checkout waits before asking whether the server answers at all (when none of
+#: this process's connections from the pool is in use); the rest of the pool's wait follows
+#: only if it does.
+FIRST_WAIT = 0.5
 
 
 def reply(cur: Any, command: Sql) -> Any:
@@ -103,14 +124,109 @@ def translate(model: str, url: str, exc: Exception) -> Exception:
     return server_error(model, url, exc, kind, constraint)
 
 
+def _raise(model: str, url: str, exc: Exception) -> NoReturn:
+    """Raise the error for ``exc``: the library's, with ``exc`` as its ``__cause__``, or ``exc`` itself."""
+    error = translate(model, url, exc)
+    if error is exc:
+        raise exc
+    raise error from exc
+
+
 def _copy_sql(command: Copy) -> str:
     return f"COPY {command.table} ({', '.join(command.columns)}) FROM STDIN"
+
+
+def quiet(conn: Any) -> bool:
+    """True when the server has sent nothing to this idle connection: the common case, no round trip.
+
+    An idle autocommit connection receives nothing unasked, except notifications after
+    ``LISTEN``; a server that ends a session (``pg_terminate_backend()``, a shutdown, an
+    ``idle_session_timeout``) sends its reason, then closes the socket.  One ``select()``
+    with no wait (under a microsecond) tells the two cases apart.
+    """
+    pgconn = conn.pgconn
+    return bool(pgconn.status == ConnStatus.OK and not select.select((pgconn.socket,), (), (), 0)[0])
+
+
+def closed_by_server(conn: Any) -> bool:
+    """True when the server has closed ``conn`` (a blocking connection) while it sat idle in a pool.
+
+    A :func:`quiet` connection is taken as alive; one the server wrote to is checked with
+    an empty statement (psycopg_pool's ``check_connection``), which also hands pending
+    notifications to their handlers, and closed if the check fails.
+    """
+    if quiet(conn):
+        return False
+    try:
+        psycopg_pool.ConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        conn.close()  # so that the pool discards it
+        return True
+    return False
+
+
+async def aclosed_by_server(conn: Any) -> bool:
+    """:func:`closed_by_server` for an asyncio connection."""
+    if quiet(conn):
+        return False
+    try:
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+    except psycopg.Error:
+        await conn.close()
+        return True
+    return False
+
+
+class _PoolState:
+    """What every driver over one pool shares: this process's checkouts, and the last probe of the server."""
+
+    __slots__ = ("__weakref__", "alock", "at", "lock", "out", "refused")
+
+    def __init__(self) -> None:
+        self.out: set[int] = set()  # id() of each connection checked out through a driver, now
+        self.lock = threading.Lock()
+        self.alock: asyncio.Lock | None = None  # made in the pool's event loop, on first use
+        self.at = -math.inf  # when the server was last probed
+        self.refused: Exception | None = None  # what it answered then (None: a connection was made)
+
+    def fresh(self) -> bool:
+        """True when the last probe is recent enough to stand for the server's state now."""
+        return time.monotonic() - self.at < FIRST_WAIT
+
+
+_states: weakref.WeakKeyDictionary[Any, _PoolState] = weakref.WeakKeyDictionary()
+
+
+def _state_of(pool: Any) -> _PoolState:
+    try:
+        return _states[pool]
+    except KeyError:
+        return _states.setdefault(pool, _PoolState())
+
+
+def _probe_args(pool: Any, budget: float) -> tuple[str, dict[str, Any]]:
+    """The pool's conninfo and connection arguments, with a connect timeout within ``budget``."""
+    conninfo = pool.conninfo() if callable(pool.conninfo) else pool.conninfo
+    kwargs = dict(pool.kwargs() if callable(pool.kwargs) else (pool.kwargs or {}))
+    kwargs["connect_timeout"] = max(2, math.ceil(budget))  # libpq's floor is 2 s
+    return conninfo, kwargs
+
+
+def _unreachable(url: str, exc: Exception) -> BackendConnectionError:
+    return BackendConnectionError(f"cannot reach PostgreSQL at {url}: {exc}")
+
+
+def _busy(model: str, url: str, pool: Any, exc: Exception) -> PoolTimeoutError:
+    return PoolTimeoutError(
+        f"{model}: no connection to PostgreSQL at {url} came free within the pool's wait "
+        f"({pool.timeout:g} s; the pool holds at most {pool.max_size}, all in use): {exc}"
+    )
 
 
 class _Base:
     """What both flavours share: the source, routing, and the connection checks that need no I/O."""
 
-    __slots__ = ("key", "model", "pooled", "route", "source", "url")
+    __slots__ = ("key", "model", "pooled", "route", "source", "state", "url")
     rules = PG_SESSION
     shared = None
 
@@ -118,6 +234,7 @@ class _Base:
         """Wrap a pool or connection; ``url`` names the server in errors, ``model`` the class."""
         self.source = self.key = source
         self.pooled = isinstance(source, pool_type)
+        self.state = _state_of(source) if self.pooled else None
         self.url = url
         self.model = model
         self.route = dict.fromkeys((Sql, Copy, Begin, Commit), self)
@@ -133,6 +250,9 @@ class _Base:
     def _error(self, exc: Exception) -> Exception:
         return translate(self.model, self.url, exc)
 
+    def _first_wait(self) -> float:
+        return min(FIRST_WAIT, float(self.source.timeout))
+
 
 class PgDriver(_Base):
     """Runs statements on a psycopg ``Connection`` or a ``ConnectionPool`` (blocking)."""
@@ -140,15 +260,64 @@ class PgDriver(_Base):
     __slots__ = ()
 
     def acquire(self) -> Any:
-        """A connection from the pool (or the one connection given)."""
+        """A live connection from the pool (or the one connection given).
+
+        Raises:
+            BackendConnectionError: the server cannot be reached (at once, with its answer).
+            PoolTimeoutError: the server answers, but no connection came free within the pool's wait.
+        """
+        if not self.pooled:
+            return self.source
         try:
-            return self.source.getconn() if self.pooled else self.source
+            return self._checkout(self._first_wait())
+        except psycopg_pool.PoolTimeout:
+            return self._wait()
+
+    def _checkout(self, timeout: float) -> Any:
+        """A connection the server has not closed, within ``timeout`` seconds (PoolTimeout)."""
+        pool = self.source
+        conn = pool.getconn(timeout)
+        deadline = None
+        while closed_by_server(conn):  # the pool discards it and makes a new one
+            pool.putconn(conn)
+            if deadline is None:
+                deadline = time.monotonic() + timeout
+            conn = pool.getconn(max(deadline - time.monotonic(), 0.001))
+        self.state.out.add(id(conn))  # type: ignore[union-attr]
+        return conn
+
+    def _wait(self) -> Any:
+        """The rest of the pool's wait, if the server answers; else its answer, now."""
+        pool, state = self.source, self.state
+        assert state is not None
+        started = time.monotonic()
+        budget = pool.timeout - self._first_wait()
+        if not state.out:  # nothing of ours is in use, yet no connection: is the server there?
+            with state.lock:  # one probe at a time per pool; the others take its answer
+                if not state.fresh():
+                    state.refused = self._probe(budget)
+                    state.at = time.monotonic()
+                refused = state.refused
+            if refused is not None:
+                raise _unreachable(self.url, refused) from refused
+        try:
+            return self._checkout(max(budget - (time.monotonic() - started), 0.001))
         except psycopg_pool.PoolTimeout as exc:
-            raise self._error(exc) from exc
+            raise _busy(self.model, self.url, pool, exc) from exc
+
+    def _probe(self, budget: float) -> Exception | None:
+        """Open (and close) one connection as the pool would: None, or why it failed."""
+        conninfo, kwargs = _probe_args(self.source, budget)
+        try:
+            self.source.connection_class.connect(conninfo, **kwargs).close()
+        except psycopg.Error as exc:
+            return exc
+        return None
 
     def release(self, conn: Any) -> None:
         """Return a pooled connection (a broken one is discarded by the pool)."""
         if self.pooled:
+            self.state.out.discard(id(conn))  # type: ignore[union-attr]
             self.source.putconn(conn)
 
     def execute(self, conn: Any, command: Sql | Copy) -> Any:
@@ -161,14 +330,14 @@ class PgDriver(_Base):
                     cp.write_row(row)
             return len(command.rows)
         except psycopg.Error as exc:
-            raise self._error(exc) from exc
+            _raise(self.model, self.url, exc)
 
     def end(self, conn: Any, commit: bool) -> None:
         """Commit or roll back what a non-autocommit connection opened by itself."""
         try:
             conn.commit() if commit else conn.rollback()
         except psycopg.Error as exc:
-            raise self._error(exc) from exc
+            _raise(self.model, self.url, exc)
 
 
 class AsyncPgDriver(_Base):
@@ -177,18 +346,70 @@ class AsyncPgDriver(_Base):
     __slots__ = ()
 
     async def acquire(self) -> Any:
-        """A connection from the pool (opened on first use), or the one connection given."""
+        """A live connection from the pool (opened on first use), or the one connection given.
+
+        Raises:
+            BackendConnectionError: the server cannot be reached (at once, with its answer).
+            PoolTimeoutError: the server answers, but no connection came free within the pool's wait.
+        """
+        if not self.pooled:
+            return self.source
+        pool = self.source
+        if pool.closed and id(pool) in _opening:
+            await pool.open()
+            _opening.discard(id(pool))
         try:
-            if self.pooled and self.source.closed and id(self.source) in _opening:
-                await self.source.open()
-                _opening.discard(id(self.source))
-            return (await self.source.getconn()) if self.pooled else self.source
+            return await self._checkout(self._first_wait())
+        except psycopg_pool.PoolTimeout:
+            return await self._wait()
+
+    async def _checkout(self, timeout: float) -> Any:
+        """A connection the server has not closed, within ``timeout`` seconds (PoolTimeout)."""
+        pool = self.source
+        conn = await pool.getconn(timeout)
+        deadline = None
+        while await aclosed_by_server(conn):  # the pool discards it and makes a new one
+            await pool.putconn(conn)
+            if deadline is None:
+                deadline = time.monotonic() + timeout
+            conn = await pool.getconn(max(deadline - time.monotonic(), 0.001))
+        self.state.out.add(id(conn))  # type: ignore[union-attr]
+        return conn
+
+    async def _wait(self) -> Any:
+        """The rest of the pool's wait, if the server answers; else its answer, now."""
+        pool, state = self.source, self.state
+        assert state is not None
+        started = time.monotonic()
+        budget = pool.timeout - self._first_wait()
+        if not state.out:  # nothing of ours is in use, yet no connection: is the server there?
+            if state.alock is None:
+                state.alock = asyncio.Lock()
+            async with state.alock:  # one probe at a time per pool; the others take its answer
+                if not state.fresh():
+                    state.refused = await self._probe(budget)
+                    state.at = time.monotonic()
+                refused = state.refused
+            if refused is not None:
+                raise _unreachable(self.url, refused) from refused
+        try:
+            return await self._checkout(max(budget - (time.monotonic() - started), 0.001))
         except psycopg_pool.PoolTimeout as exc:
-            raise self._error(exc) from exc
+            raise _busy(self.model, self.url, pool, exc) from exc
+
+    async def _probe(self, budget: float) -> Exception | None:
+        """Open (and close) one connection as the pool would: None, or why it failed."""
+        conninfo, kwargs = _probe_args(self.source, budget)
+        try:
+            await (await self.source.connection_class.connect(conninfo, **kwargs)).close()
+        except psycopg.Error as exc:
+            return exc
+        return None
 
     async def release(self, conn: Any) -> None:
         """Return a pooled connection (a broken one is discarded by the pool)."""
         if self.pooled:
+            self.state.out.discard(id(conn))  # type: ignore[union-attr]
             await self.source.putconn(conn)
 
     async def execute(self, conn: Any, command: Sql | Copy) -> Any:
@@ -201,14 +422,14 @@ class AsyncPgDriver(_Base):
                     await cp.write_row(row)
             return len(command.rows)
         except psycopg.Error as exc:
-            raise self._error(exc) from exc
+            _raise(self.model, self.url, exc)
 
     async def end(self, conn: Any, commit: bool) -> None:
         """Commit or roll back what a non-autocommit connection opened by itself."""
         try:
             await (conn.commit() if commit else conn.rollback())
         except psycopg.Error as exc:
-            raise self._error(exc) from exc
+            _raise(self.model, self.url, exc)
 
 
 #: Async pools built but not yet opened (opening needs the running loop, building does not).

@@ -49,9 +49,13 @@ class AsyncQuery(QueryBase[M]):
         return run_async(route(self._model), plan)
 
     async def __aiter__(self) -> AsyncIterator[M]:
-        """Stream the matching objects."""
-        async for _, obj in iter_async(route(self._model), self._select()):
-            yield obj
+        """Stream the matching objects; closing the iterator early (``aclose()``) gives its connection back at once."""
+        stream = iter_async(route(self._model), self._select())
+        try:
+            async for _, obj in stream:
+                yield obj
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]  # not left to the garbage collector
 
     async def _list(self) -> list[M]:
         # Collected inside the plan: no async generator hop per object on the way out.

@@ -281,10 +281,17 @@ def test_changes_report_pairs_and_skip_state_messages() -> None:
     past = {"$reql_type$": "TIME", "epoch_time": 1.0, "timezone": "+00:00"}
     script = Script(
         "feed",
+        "initial",  # include_initial: the current objects, read by a query once the feed is open
+        [{"id": "now", "amount_kg": 5}],
+        [],
         [{"state": "ready"}, {"old_val": None, "new_val": {"id": "a", "amount_kg": 1}}],
         [{"old_val": {"id": "b", "_expires_at": past}, "new_val": None}],
+        [{"old_val": {"id": "c", "amount_kg": 1}, "new_val": {"id": "c", "amount_kg": 0}}],
         [],
     )
-    pairs = run_sync(script.route, collect(plans.changes(spec_of(Cone), where(amount_kg__gte=1), True)))
-    assert [(old, new.id) for old, new in pairs] == [(None, "a")]
-    assert script.sent[0].term[0] == reql.CHANGES and script.sent[0].term[2] == {"include_initial": True}
+    items = run_sync(script.route, collect(plans.changes(spec_of(Cone), where(amount_kg__gte=1), True)))
+    assert items[0] == plans.FEED_OPEN
+    assert [(old and old.id, new and new.id) for old, new in items[1:]] == [(None, "now"), (None, "a"), ("c", None)]
+    assert isinstance(script.sent[0], Cursor) and script.sent[0].term[0] == reql.FILTER
+    assert script.sent[0].term[1][0] == [reql.CHANGES, [TABLE]]
+    assert isinstance(script.sent[1], Cursor) and script.sent[1].term[0] == reql.FILTER

@@ -21,7 +21,7 @@ from . import reql
 from .reql import Term
 from .schema import EXPIRES, HIDDEN_PK, Collection
 
-__all__ = ["Compiled", "alive", "compile_query", "condition", "predicate", "window_pks"]
+__all__ = ["Compiled", "alive", "compile_query", "condition", "predicate", "residual_condition", "window_pks"]
 
 _TEXT_OPS = frozenset({"icontains", "startswith", "endswith"})
 _ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "range"})
@@ -56,7 +56,8 @@ def _stored_path(coll: Collection, path: tuple[str, ...]) -> tuple[str, ...]:
     return path
 
 
-def _residual(cond: Condition) -> bool:
+def residual_condition(cond: Condition) -> bool:
+    """True when the server cannot evaluate ``cond`` as the library does (Python checks it on decoded objects)."""
     if cond.op in _TEXT_OPS:
         return True
     if cond.op == "isnull":
@@ -90,7 +91,7 @@ def condition(coll: Collection, cond: Condition, row: Term) -> Term:
     if op == "contains":  # a list field
         is_list = [reql.EQ, [[reql.TYPE_OF, [value]], "ARRAY"]]
         return reql.branch(is_list, [reql.CONTAINS, [value, wanted]], False)
-    raise AssertionError(f"no ReQL for {op}")  # pragma: no cover - _residual() keeps the others
+    raise AssertionError(f"no ReQL for {op}")  # pragma: no cover - residual_condition() keeps the others
 
 
 def predicate(coll: Collection, conditions: Sequence[Condition], live: bool = True) -> Term | None:
@@ -108,7 +109,7 @@ def predicate(coll: Collection, conditions: Sequence[Condition], live: bool = Tr
 
 def _index_of(coll: Collection, cond: Condition) -> str | None:
     """The index that serves ``cond`` (the pk's or a secondary one), or None."""
-    if len(cond.path) != 1 or _residual(cond):
+    if len(cond.path) != 1 or residual_condition(cond):
         return None
     (name,) = _stored_path(coll, cond.path)
     if name == coll.pk or name in coll.indexes:
@@ -184,8 +185,8 @@ def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, 
         live: keep only live documents (False for a changefeed, which checks expiry as changes come).
     """
     conds = state.conditions
-    residual = tuple(c for c in conds if _residual(c))
-    server = [c for c in conds if not _residual(c)]
+    residual = tuple(c for c in conds if residual_condition(c))
+    server = [c for c in conds if not residual_condition(c)]
     selection, between, _ = _select(coll, server)
     client = bool(residual) or (ordered and not all(_orderable(coll, o) for o in state.ordering))
     term = selection

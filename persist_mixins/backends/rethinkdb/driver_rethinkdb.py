@@ -134,6 +134,16 @@ class _Stream:
         return items
 
 
+def _keep_asking(cursor: Any) -> None:
+    """Make the driver ask for the next batch when none is buffered, even after an empty partial reply.
+
+    The driver asks again only while it holds fewer items than the last batch had: after
+    an empty partial batch (reqlite's first reply to a changefeed) it would wait forever.
+    """
+    if getattr(cursor, "threshold", 1) < 1:
+        cursor.threshold = 1
+
+
 class _Base:
     """What both flavours share: the pool or shared connection, routing, messages, error translation."""
 
@@ -159,6 +169,8 @@ class _Base:
             ) from exc
         except ReqlRuntimeError as exc:  # ReqlOpFailedError from RethinkDB, the base class from reqlite
             message = str(exc.message)
+            if message.startswith("Connection is closed"):  # how a cursor reports its lost connection
+                raise BackendConnectionError(f"lost the connection to RethinkDB at {self.url}: {message}") from exc
             if "does not exist" in message and message.startswith(("Table ", "Database ")):
                 raise ConfigurationError(
                     f"{self.model}: its table does not exist; create it first with {self.model}.create_table()\n"
@@ -205,6 +217,7 @@ class RethinkDriver(_Base):
         if stream.done:
             return []
         cursor = stream.cursor
+        _keep_asking(cursor)
         try:
             batch = [cursor.next(wait=True)]
         except ReqlCursorEmpty:
@@ -258,6 +271,7 @@ class AsyncRethinkDriver(_Base):
         if stream.done:
             return []
         cursor = stream.cursor
+        _keep_asking(cursor)
         if not await cursor.fetch_next():
             stream.done = True
             return []

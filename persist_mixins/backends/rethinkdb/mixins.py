@@ -16,6 +16,7 @@ from ...mixins_async import AsyncPersistMixin
 from ...query import QueryState
 from ...run import iter_async, iter_sync, run_async, run_sync
 from . import RETHINKDB
+from .plans import FEED_OPEN
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -45,6 +46,7 @@ def _lost(cls: type, exc: Exception, delay: float) -> None:
 class Feed(Generic[M]):
     """A changefeed: iterate it for ``(old, new)`` pairs; ``close()`` it (or use ``with``) to stop it.
 
+    The feed opens on ``with`` (or at the first ``next()``): writes made after that are seen.
     A lost connection is retried with backoff (0.1 s doubling to 5 s, each attempt logged
     on the ``persist_mixins`` logger); changes made while it was lost are not replayed
     (with ``include_initial``, the current objects are sent again instead).
@@ -52,17 +54,18 @@ class Feed(Generic[M]):
 
     def __init__(self, model: type[M], state: QueryState, include_initial: bool) -> None:
         """Follow the changes of ``model``'s objects matching ``state``; use ``Model.changes()`` instead."""
-        self._pairs = self._follow(model, state, include_initial)
+        self._items = self._follow(model, state, include_initial)
+        self._open = False
 
     @staticmethod
-    def _follow(model: type[M], state: QueryState, include_initial: bool) -> Iterator[Change]:
+    def _follow(model: type[M], state: QueryState, include_initial: bool) -> Iterator[Any]:
         delays = _delays()
         while True:
             stream = iter_sync(sync_route(model), RETHINKDB.plans.changes(spec_of(model), state, include_initial))
             try:
-                for pair in stream:
+                for item in stream:
                     delays = _delays()
-                    yield pair
+                    yield item
                 return
             except BackendConnectionError as exc:
                 delay = next(delays)
@@ -71,41 +74,52 @@ class Feed(Generic[M]):
             finally:
                 stream.close()  # type: ignore[attr-defined]
 
+    def open(self) -> Feed[M]:
+        """Open the feed now (``with`` does): changes from here on are reported."""
+        if not self._open:
+            self._open = next(self._items) == FEED_OPEN
+        return self
+
     def __iter__(self) -> Iterator[Change]:
         """The changes, as they come (blocks between them)."""
-        return self._pairs
+        return self
 
     def __next__(self) -> Change:
         """The next change (blocks until one comes)."""
-        return next(self._pairs)
+        self.open()
+        while True:
+            item = next(self._items)
+            if item != FEED_OPEN:  # sent again after a reconnection
+                return item  # type: ignore[no-any-return]
 
     def close(self) -> None:
-        """Stop the changefeed (the server stops sending)."""
-        self._pairs.close()  # type: ignore[attr-defined]
+        """Stop the changefeed (the server stops sending) and give its connection back."""
+        self._items.close()  # type: ignore[attr-defined]
 
     def __enter__(self) -> Feed[M]:
-        return self
+        return self.open()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
 class AsyncFeed(Generic[M]):
-    """:class:`Feed` for asyncio: ``async for old, new in feed``; ``await feed.aclose()`` or ``async with``."""
+    """:class:`Feed` for asyncio: ``async with Model.changes() as feed: async for old, new in feed``."""
 
     def __init__(self, model: type[M], state: QueryState, include_initial: bool) -> None:
         """Follow the changes of ``model``'s objects matching ``state``; use ``Model.changes()`` instead."""
-        self._pairs = self._follow(model, state, include_initial)
+        self._items = self._follow(model, state, include_initial)
+        self._open = False
 
     @staticmethod
-    async def _follow(model: type[M], state: QueryState, include_initial: bool) -> AsyncIterator[Change]:
+    async def _follow(model: type[M], state: QueryState, include_initial: bool) -> AsyncIterator[Any]:
         delays = _delays()
         while True:
             stream = iter_async(async_route(model), RETHINKDB.plans.changes(spec_of(model), state, include_initial))
             try:
-                async for pair in stream:
+                async for item in stream:
                     delays = _delays()
-                    yield pair
+                    yield item
                 return
             except BackendConnectionError as exc:
                 delay = next(delays)
@@ -114,20 +128,30 @@ class AsyncFeed(Generic[M]):
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]
 
+    async def open(self) -> AsyncFeed[M]:
+        """Open the feed now (``async with`` does): changes from here on are reported."""
+        if not self._open:
+            self._open = await self._items.__anext__() == FEED_OPEN
+        return self
+
     def __aiter__(self) -> AsyncIterator[Change]:
         """The changes, as they come."""
-        return self._pairs
+        return self
 
     async def __anext__(self) -> Change:
         """The next change."""
-        return await self._pairs.__anext__()
+        await self.open()
+        while True:
+            item = await self._items.__anext__()
+            if item != FEED_OPEN:
+                return item  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
-        """Stop the changefeed (the server stops sending)."""
-        await self._pairs.aclose()  # type: ignore[attr-defined]
+        """Stop the changefeed (the server stops sending) and give its connection back."""
+        await self._items.aclose()  # type: ignore[attr-defined]
 
     async def __aenter__(self) -> AsyncFeed[M]:
-        return self
+        return await self.open()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()

@@ -21,16 +21,17 @@ from ...adapters import build_adapter
 from ...errors import InvalidLookup, MultipleFound, NotFound, PersistError, ValidationError
 from ...lookups import _check_value, matches
 from ...query import QueryState, describe, sort_objects
-from ...run import EmitMany, Plan
+from ...run import Emit, EmitMany, Plan, collect
 from ...spec import ModelSpec, expire_ms
 from . import reql
 from .commands import Cursor, Database, Next, Run
-from .compile import Compiled, alive, compile_query, window_pks
+from .compile import Compiled, alive, compile_query, condition, residual_condition, window_pks
 from .reql import Term
 from .schema import EXPIRES, HIDDEN_PK, Collection, collection_of, decode_time
 
 __all__ = [
-    "changes", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
+    "FEED_OPEN", "changes", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire",
+    "match",
     "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
     "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
@@ -41,6 +42,8 @@ WRITE_BATCH = 1000
 SMALL_READ = 1000
 #: RethinkDB's limit on a primary key, in bytes of UTF-8.
 MAX_PK_BYTES = 127
+#: What :func:`changes` emits once its feed is open, before any change.
+FEED_OPEN = "feed open"
 
 
 # -- tables -------------------------------------------------------------------------------
@@ -419,16 +422,35 @@ def _update_values(spec: ModelSpec[Any], coll: Collection, values: Mapping[str, 
 def changes(spec: ModelSpec[Any], state: QueryState, include_initial: bool = False) -> Plan[None]:
     """Stream ``(old, new)`` pairs of every change to matching documents (a changefeed; never ends by itself).
 
-    A side is None when the document did not (or no longer does) exist, match, or live:
-    expiry is checked by this machine's clock as each change arrives, and a change
-    between two sides that are both None is not reported.
+    With ``include_initial``, the objects matching when the feed opened come first, as
+    ``(None, obj)`` (read by a query once the feed is open, rather than the server's own
+    ``include_initial``, which reqlite lacks).  The feed follows the table; the server
+    passes on only the changes where either side
+    matches the lookups it can evaluate, and each side is then checked here against every
+    lookup: a side is None when the document did not (or no longer does) exist, match, or
+    live (expiry is checked by this machine's clock as each change arrives).  A change
+    whose two sides are both None is not reported.
     """
     coll = collection_of(spec)
-    compiled = compile_query(
-        coll, dataclasses.replace(state, ordering=(), offset=0, limit=None), ordered=False, live=False
-    )
-    opts = {"include_initial": True} if include_initial else {}
-    cursor = yield Cursor(reql.t(reql.CHANGES, compiled.term, **opts))
+    conditions = state.conditions
+    server = [c for c in conditions if not residual_condition(c)]
+    feed = [reql.CHANGES, [coll.table]]
+    if server:
+
+        def either(change: Term) -> Term:
+            def matching(side: str) -> Term:
+                value = [reql.DEFAULT, [[reql.GET_FIELD, [change, side]], None]]
+                test = reql.func(lambda row: reql.and_(*(condition(coll, c, row) for c in server)), var=2)
+                return reql.and_([reql.NE, [value, None]], [reql.FUNCALL, [test, value]])
+
+            return reql.or_(matching("old_val"), matching("new_val"))
+
+        feed = [reql.FILTER, [feed, reql.func(either)]]
+    cursor = yield Cursor(feed)
+    yield Emit(FEED_OPEN)  # the caller may now write and be sure the feed sees it
+    if include_initial:  # read after the feed opened: a write in between is reported, perhaps twice, never lost
+        current = yield from collect(select_pairs(spec, QueryState(conditions)))
+        yield EmitMany([(None, obj) for _, obj in current])
     decode = coll.decoder
 
     def side(doc: Any) -> Any:
@@ -438,7 +460,7 @@ def changes(spec: ModelSpec[Any], state: QueryState, include_initial: bool = Fal
         if expires is not None and decode_time(expires) <= dt.datetime.now(dt.timezone.utc):
             return None
         obj = decode(doc)
-        return obj if matches(spec, compiled.residual, obj) else None
+        return obj if matches(spec, conditions, obj) else None
 
     while batch := (yield Next(cursor)):
         pairs = []

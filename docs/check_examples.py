@@ -12,12 +12,16 @@ executes them:
 - with ``PERSIST_REDIS_URL`` set to the test database (``redis://127.0.0.1:6379/15``
   unless ``--redis-url`` says otherwise) and ``PERSIST_POSTGRES_URL`` set to the test
   PostgreSQL database (``postgresql://postgres@127.0.0.1:5432/test`` unless
-  ``--postgres-url`` says otherwise), which the examples rely on.
+  ``--postgres-url`` says otherwise), which the examples rely on;
+- with ``PERSIST_RETHINKDB_URL`` set to ``--rethinkdb-url`` (or
+  ``PERSIST_TEST_RETHINKDB_URL``), else to a reqlite server this script starts on a free
+  port of 127.0.0.1 for the run (from ``PERSIST_REQLITE``, or ``.ci/reqlite`` where
+  ``.ci/run`` installs it) and stops at the end.
 
 A page fails when one of its blocks raises, when it leaves keys behind under the key
 prefix of a model class it defined (the leftovers are deleted, never anything else), when
-it leaves a PostgreSQL table named ``doc_...`` behind (the name every example table takes;
-the leftovers are dropped, never anything else), or when it triggers a ``ResourceWarning``
+it leaves a PostgreSQL or RethinkDB table named ``doc_...`` behind (the name every example
+table takes; the leftovers are dropped, never anything else), or when it triggers a ``ResourceWarning``
 (a leaked connection) or a ``RuntimeWarning`` (a coroutine never awaited). Tracebacks
 point at the page and line of the failing example.
 
@@ -300,7 +304,48 @@ def _leftover_tables(postgres_url: str) -> list[str]:
     return [f"{schema}.{table}" for schema, table in rows]
 
 
-def run_page(redis_url: str, postgres_url: str) -> int:
+def _leftover_rethink_tables(rethinkdb_url: str) -> list[str]:
+    """Drop and return the ``doc_...`` tables left in the RethinkDB database."""
+    from rethinkdb import RethinkDB  # noqa: TID251 - the checker looks behind the library's back for leftovers
+
+    from persist_mixins.backends.rethinkdb.driver_rethinkdb import parse_url
+
+    settings = parse_url(rethinkdb_url)
+    r = RethinkDB()
+    conn = r.connect(host=settings["host"], port=settings["port"], db=settings["db"], timeout=5)
+    try:
+        if settings["db"] not in r.db_list().run(conn):
+            return []
+        left = [name for name in r.table_list().run(conn) if name.startswith("doc_")]
+        for name in left:
+            r.table_drop(name).run(conn)
+    finally:
+        conn.close(noreply_wait=False)
+    return left
+
+
+def start_reqlite() -> tuple[str, subprocess.Popen[bytes]] | None:
+    """Start reqlite on a free port of 127.0.0.1 (None when it is not installed): its URL and process."""
+    import shutil
+    import socket
+
+    package = Path(os.environ.get("PERSIST_REQLITE") or ROOT / ".ci" / "reqlite" / "node_modules" / "reqlite")
+    node = shutil.which("node")
+    if node is None or not (package / "lib" / "index.js").exists():
+        return None
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    launcher = ROOT / "tests" / "reqlite_server.js"
+    proc = subprocess.Popen([node, str(launcher), str(package), str(port)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    if proc.stdout.readline().strip() != b"ready":
+        proc.kill()
+        return None
+    return f"rethinkdb://127.0.0.1:{port}/docs", proc
+
+
+def run_page(redis_url: str, postgres_url: str, rethinkdb_url: str = "") -> int:
     """Child mode: run the examples given as JSON on stdin; return the exit status."""
     if importlib.util.find_spec("persist_mixins") is None:
         sys.path.insert(0, str(ROOT))  # not installed: document this checkout
@@ -331,13 +376,20 @@ def run_page(redis_url: str, postgres_url: str) -> int:
             tables = _leftover_tables(postgres_url)
             if tables:
                 print("examples left tables behind (now dropped):\n  " + "\n  ".join(tables), flush=True)
+        if "rethinkdb" in sys.modules and rethinkdb_url:
+            found = _leftover_rethink_tables(rethinkdb_url)
+            if found:
+                print("examples left RethinkDB tables behind (now dropped):\n  " + "\n  ".join(found), flush=True)
+            tables += found
     return 1 if left or tables else 0
 
 
 # -- driving every page -------------------------------------------------------------------
 
 
-def check(path: Path, redis_url: str, postgres_url: str, verbose: bool) -> tuple[bool, int, int]:
+def check(
+    path: Path, redis_url: str, postgres_url: str, verbose: bool, rethinkdb_url: str = ""
+) -> tuple[bool, int, int]:
     """Run one page's examples in a child interpreter; return (ok, run, skipped)."""
     examples = page_examples(path)
     runnable = [e for e in examples if not e.skipped]
@@ -352,12 +404,13 @@ def check(path: Path, redis_url: str, postgres_url: str, verbose: bool) -> tuple
         **os.environ,
         "PERSIST_REDIS_URL": redis_url,
         "PERSIST_POSTGRES_URL": postgres_url,
+        **({"PERSIST_RETHINKDB_URL": rethinkdb_url} if rethinkdb_url else {}),
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }
     payload = json.dumps([asdict(e) for e in runnable])
     command = [sys.executable, "-W", "always::ResourceWarning", __file__, "--run-page"]
-    command += ["--redis-url", redis_url, "--postgres-url", postgres_url]
+    command += ["--redis-url", redis_url, "--postgres-url", postgres_url, "--rethinkdb-url", rethinkdb_url]
     try:
         child = subprocess.run(
             command,
@@ -387,11 +440,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pages", nargs="*", help="pages to check (default: every .md/.rst page under docs/)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help=f"default: {DEFAULT_REDIS_URL}")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help=f"default: {DEFAULT_POSTGRES_URL}")
+    parser.add_argument(
+        "--rethinkdb-url",
+        default=os.environ.get("PERSIST_TEST_RETHINKDB_URL", ""),
+        help="default: PERSIST_TEST_RETHINKDB_URL, else a reqlite started for the run",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="show each page's output")
     parser.add_argument("--run-page", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_page:
-        return run_page(args.redis_url, args.postgres_url)
+        return run_page(args.redis_url, args.postgres_url, args.rethinkdb_url)
+    server = None
+    if not args.rethinkdb_url:
+        server = start_reqlite()
+        if server is not None:
+            args.rethinkdb_url = server[0]
+        else:
+            print("note: no RethinkDB server (set PERSIST_TEST_RETHINKDB_URL or install reqlite): its pages will fail")
+    try:
+        return _check_all(args)
+    finally:
+        if server is not None:
+            server[1].terminate()
+            server[1].wait(timeout=10)
+
+
+def _check_all(args: argparse.Namespace) -> int:
 
     problems = static_problems()
     for problem in problems:
@@ -399,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = ["the pages' notes and version floors"] if problems else []
     total_run = total_skipped = 0
     for path in pages(args.pages):
-        ok, run, skipped = check(path, args.redis_url, args.postgres_url, args.verbose)
+        ok, run, skipped = check(path, args.redis_url, args.postgres_url, args.verbose, args.rethinkdb_url)
         total_run += run
         total_skipped += skipped
         if not ok:

@@ -23,9 +23,15 @@ import pytest
 
 import persist_mixins
 import persist_mixins.asyncio
-from persist_mixins import BackendConnectionError, ConfigurationError, InvalidLookup, RethinkMixin, ValidationError
+from persist_mixins import (
+    BackendConnectionError,
+    ConfigurationError,
+    InvalidLookup,
+    PoolTimeoutError,
+    RethinkMixin,
+    ValidationError,
+)
 from persist_mixins.backends.rethinkdb.driver_rethinkdb import parse_url
-from persist_mixins.backends.rethinkdb.pool import PoolExhausted
 from persist_mixins.connections import async_driver, sync_driver
 
 from .conftest import REQLITE, _free_port, pg_table_name
@@ -206,13 +212,13 @@ def test_threads_share_the_bounded_pool(table: str, rethink_url: str) -> None:
 
 
 async def test_an_exhausted_pool_says_so_after_its_timeout(table: str, rethink_url: str) -> None:
-    """When every connection stays busy, a caller waits pool_timeout and gets PoolExhausted, not a server error."""
+    """When every connection stays busy, a caller waits pool_timeout and gets PoolTimeoutError, not a server error."""
     model = make("async", table, __rethinkdb__=rethink_url + "?max_connections=1&pool_timeout=0.3")
     await model.create_table()
     async with model.changes() as feed:  # a changefeed holds the only connection
         task = asyncio.ensure_future(feed.__anext__())
         await asyncio.sleep(0.2)
-        with pytest.raises(PoolExhausted, match="1 connections"):
+        with pytest.raises(PoolTimeoutError, match="1 connections"):
             await model.count()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -4,7 +4,8 @@
 its own: which connections are idle, how many exist, whether a new one may be
 opened.  :class:`SyncPool` (threads) and :class:`AsyncPool` (one event loop) add only
 the waiting and the connecting.  A caller waits for a free connection up to the
-pool's timeout, then gets :class:`PoolExhausted` (the server is fine: the pool is busy).  A connection that
+pool's timeout, then gets :class:`~persist_mixins.errors.PoolTimeoutError` (the server is
+fine: the pool is busy).  A connection that
 broke is discarded when it comes back, and with it every idle connection (a server
 restart breaks them all at once; they would each fail one operation otherwise).
 """
@@ -19,13 +20,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ...errors import BackendConnectionError, PersistError
+from ...errors import BackendConnectionError, PoolTimeoutError
 
-__all__ = ["AsyncPool", "PoolExhausted", "Slots", "SyncPool"]
-
-
-class PoolExhausted(PersistError, TimeoutError):
-    """Every connection of a pool stayed in use for the pool's whole timeout (the server itself answers)."""
+__all__ = ["AsyncPool", "Slots", "SyncPool"]
 
 
 class Slots:
@@ -90,9 +87,9 @@ class Slots:
         self.idle.clear()
         return stale
 
-    def exhausted(self) -> PoolExhausted:
+    def exhausted(self) -> PoolTimeoutError:
         """The error for a caller that waited the whole timeout."""
-        return PoolExhausted(
+        return PoolTimeoutError(
             f"all {self.size} connections to RethinkDB at {self.where} stayed in use for {self.timeout:g} s; "
             "raise max_connections (a URL parameter) or pool_timeout, or hold connections for less time"
         )
@@ -114,7 +111,7 @@ class SyncPool:
         """A connection: an idle one, a new one, or the first given back within the timeout.
 
         Raises:
-            PoolExhausted: none came free in time.
+            PoolTimeoutError: none came free in time.
             BackendConnectionError: the server cannot be reached (from ``connect``).
         """
         deadline = time.monotonic() + self.slots.timeout

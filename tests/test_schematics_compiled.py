@@ -578,6 +578,26 @@ def test_the_issue_model_is_compiled() -> None:
     assert plan.load(doc).best_before == dt.datetime(2030, 1, 1)
 
 
+class Node(models.Model):
+    name = st.StringType(required=True)
+    child = compound.ModelType("Node")
+
+
+def test_a_model_nesting_itself_is_compiled() -> None:
+    """A plan that refers to itself while it is built (ModelType by the class's own name)."""
+    plan = compiled(Node)
+    assert plan is not None
+    ours, theirs = (Node({"name": "a", "child": {"name": "b", "child": {"name": "c"}}}) for _ in range(2))
+    doc = plan.dump(ours)
+    theirs.validate()
+    assert canon(doc) == canon(theirs.to_primitive())
+    assert state(ours) == state(theirs)
+    assert state(plan.load(doc)) == state(Node(dict(doc), strict=False))
+    ours.child.child.name = None  # required: Schematics' error, through the adapter
+    with pytest.raises(ValidationError, match="This field is required"):
+        schematics_adapter.adapter(Node).dump(ours)
+
+
 @pytest.mark.parametrize(
     "attrs",
     [

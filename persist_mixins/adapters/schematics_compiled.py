@@ -37,7 +37,6 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-import threading
 import uuid
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -400,6 +399,8 @@ class CompiledModel:
         """Start a plan; :func:`compiled` fills it (nested models may refer back to it)."""
         self.cls = cls
         self.ok = False
+        #: True while :meth:`build` runs (a nested model referring back to this one gets the plan).
+        self.building = False
         self.source = ""
 
     def load(self, doc: Mapping[str, Any]) -> Any:
@@ -539,28 +540,26 @@ def _missing(alt: tuple[str, ...], field: Any) -> Callable[[Mapping[str, Any]], 
 
 
 def compiled(cls: Any, plans: dict[type, CompiledModel] | None = None) -> CompiledModel | None:
-    """The compiled plan of a Schematics model class, or None when it has to stay with Schematics."""
-    if plans is None:
-        with _LOCK:
-            return compiled(cls, _PLANS)
+    """The compiled plan of a Schematics model class, or None when it has to stay with Schematics.
+
+    ``plans`` holds the plans of one compilation (a model and the models it nests, which
+    may refer back to one being built); nothing is kept between compilations, so classes
+    made on the fly are not held alive here (the adapter of each class keeps its plan).
+    """
+    plans = {} if plans is None else plans
     if cls in plans:
         plan = plans[cls]
-        return plan if plan.ok or plan in _BUILDING else None
+        return plan if plan.ok or plan.building else None
     plan = CompiledModel(cls)
     plans[cls] = plan
     if not _model_ok(cls):
         return None
-    _BUILDING.add(plan)
+    plan.building = True
     try:
         plan.build(plans)
     except Exception:  # noqa: BLE001 - a field type or option this module does not reproduce
         plan.ok = False
         return None
     finally:
-        _BUILDING.discard(plan)
+        plan.building = False
     return plan
-
-
-_PLANS: dict[type, CompiledModel] = {}
-_BUILDING: set[CompiledModel] = set()
-_LOCK = threading.RLock()

@@ -107,15 +107,15 @@ def test_a_refused_write_is_an_error() -> None:
 
 
 def test_match_for_pk_is_a_get() -> None:
-    """match_for_pk() reads by get(), and the server drops an expired document before replying."""
-    script = Script({"id": "a", "_expires_at": None})
+    """match_for_pk() reads by get(), with the server's time: a document expired by that clock is absent."""
+    now = {"$reql_type$": "TIME", "epoch_time": 100.0, "timezone": "+00:00"}
+    later = {**now, "epoch_time": 101.0}
+    script = Script([{"id": "a", "_expires_at": later}, now])
     assert run_sync(script.route, plans.match_for_pk(spec_of(Cone), "a")).id == "a"
-    term = script.sent[0].term
-    assert term[0] == reql.FUNCALL and term[1][1] == [reql.GET, [TABLE, "a"]]
-    assert '"_expires_at"' in wire(term)
-    script = Script(None)
-    with pytest.raises(NotFound):
-        run_sync(script.route, plans.match_for_pk(spec_of(Cone), "gone"))
+    assert script.sent[0].term == [reql.MAKE_ARRAY, [[reql.GET, [TABLE, "a"]], [reql.NOW, []]]]
+    for reply in ([{"id": "a", "_expires_at": now}, now], [None, now]):
+        with pytest.raises(NotFound):
+            run_sync(Script(reply).route, plans.match_for_pk(spec_of(Cone), "a"))
 
 
 def test_a_pk_that_cannot_exist_is_not_found_without_a_query() -> None:
@@ -163,6 +163,12 @@ def test_unindexed_lookups_filter_the_table_with_missing_fields_as_null() -> Non
     term = script.sent[0].term
     assert term[0] == reql.FILTER and term[1][0] == TABLE
     assert wire([reql.DEFAULT, [[reql.GET_FIELD, [[reql.VAR, [1]], "flavour"]], None]]) in wire(term)
+
+
+def test_bounds_on_one_indexed_field_make_one_between() -> None:
+    """gte and lt on one indexed field read only the rows between them, the tightest bounds winning."""
+    _, script = select(where(amount_kg__gte=3, amount_kg__lt=9, amount_kg__gt=2, amount_kg__lte=9), "cursor", [])
+    assert script.sent[0].term[1][0] == [reql.BETWEEN, [TABLE, 3, 9], {"index": "amount_kg"}]
 
 
 def test_index_order_serves_order_by_and_limit_on_a_range() -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ...lookups import Condition, resolve_path
 from ...query import Ordering, QueryState
@@ -136,25 +137,54 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
         index = _index_of(coll, cond)
         if index is None or cond.op not in _ORDERED_OPS:
             continue
-        wanted = coll.lookup_value(cond.kind, cond.value)
-        low, high, opts = reql.minval(), reql.maxval(), {}
-        if cond.op == "range":
-            low, high = wanted[1]
+        same = [c for c in conds if c.op in _ORDERED_OPS and _index_of(coll, c) == index]
+        try:
+            (low, open_low), (high, closed_high) = _bounds(same)
+        except TypeError:  # bounds that do not compare: the first condition alone narrows the read
+            (low, open_low), (high, closed_high) = _bounds([cond])
+        opts: dict[str, Any] = {}
+        if open_low:
+            opts["left_bound"] = "open"
+        if closed_high:
             opts["right_bound"] = "closed"
-        elif cond.op in ("gt", "gte"):
-            low = wanted
-            if cond.op == "gt":
-                opts["left_bound"] = "open"
-        else:
-            high = wanted
-            if cond.kind == "datetime":  # the earliest time RethinkDB holds; reqlite mis-orders minval and times
-                low = _EARLIEST
-            if cond.op == "lte":
-                opts["right_bound"] = "closed"
         if index != coll.pk:
             opts["index"] = index
-        return reql.t(reql.BETWEEN, table, low, high, **opts), index, at
+        if low is not None:
+            start = coll.lookup_value(cond.kind, low)
+        else:  # the earliest time RethinkDB holds: reqlite mis-orders minval and times
+            start = _EARLIEST if cond.kind == "datetime" else reql.minval()
+        end = reql.maxval() if high is None else coll.lookup_value(cond.kind, high)
+        return reql.t(reql.BETWEEN, table, start, end, **opts), index, at
     return table, None, -1
+
+
+def _bounds(conds: Sequence[Condition]) -> tuple[tuple[Any, bool], tuple[Any, bool]]:
+    """The tightest ``((low, open), (high, closed))`` of range conditions on one field (None: unbounded).
+
+    Raises:
+        TypeError: two bounds do not compare.
+    """
+    low: Any = None
+    open_low = False
+    high: Any = None
+    closed_high = False
+    for cond in conds:
+        lows: list[tuple[Any, bool]] = []
+        highs: list[tuple[Any, bool]] = []
+        if cond.op == "range":
+            lows.append((cond.value[0], False))
+            highs.append((cond.value[1], True))
+        elif cond.op in ("gt", "gte"):
+            lows.append((cond.value, cond.op == "gt"))
+        else:
+            highs.append((cond.value, cond.op == "lte"))
+        for value, is_open in lows:
+            if low is None or value > low or (value == low and is_open):
+                low, open_low = value, is_open
+        for value, closed in highs:
+            if high is None or value < high or (value == high and not closed):
+                high, closed_high = value, closed
+    return (low, open_low), (high, closed_high)
 
 
 def _orderable(coll: Collection, term: Ordering) -> bool:

@@ -33,9 +33,10 @@ from report import machine, text_table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "docs"))
 
-import persist_mixins  # noqa: E402
-import persist_mixins.asyncio as pa  # noqa: E402
-from check_examples import start_reqlite  # noqa: E402
+from check_examples import start_reqlite
+
+import persist_mixins
+import persist_mixins.asyncio as pa
 
 TABLE = "bench_scoop"
 BATCH = 1000
@@ -247,7 +248,8 @@ def run(args: argparse.Namespace, server: str) -> None:
     assert len(loaded) >= n
     print(
         f"\nmemory (tracemalloc peak above the objects themselves): set_many of {n:,} "
-        f"{write_peak / n / 1024:.2f} KB/object; reading {len(loaded):,} back {read_peak / len(loaded) / 1024:.2f} KB/object"
+        f"{write_peak / n / 1024:.2f} KB/object; "
+        f"reading {len(loaded):,} back {read_peak / len(loaded) / 1024:.2f} KB/object"
     )
     Scoop.drop_table()
     persist_mixins.close()

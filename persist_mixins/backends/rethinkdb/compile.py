@@ -131,7 +131,7 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
             keys = list(dict.fromkeys(coll.lookup_value(cond.kind, v) for v in cond.value))
         else:
             continue
-        opts = {} if index == coll.pk else {"index": index}
+        opts: dict[str, Any] = {} if index == coll.pk else {"index": index}
         return reql.t(reql.GET_ALL, table, *keys, **opts), None, at
     for at, cond in enumerate(conds):
         index = _index_of(coll, cond)
@@ -142,7 +142,7 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
             (low, open_low), (high, closed_high) = _bounds(same)
         except TypeError:  # bounds that do not compare: the first condition alone narrows the read
             (low, open_low), (high, closed_high) = _bounds([cond])
-        opts: dict[str, Any] = {}
+        opts = {}
         if open_low:
             opts["left_bound"] = "open"
         if closed_high:

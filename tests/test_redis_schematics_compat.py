@@ -219,3 +219,40 @@ def test_we_read_every_field_type_redis_schematics_writes(
         assert ttl is None if expire is None else 110 < ttl <= 120
     finally:
         redis_client.delete(f"{name}:123", name)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, NaN included."""
+    return (a != a and b != b) or (a == b and type(a) is type(b))
+
+
+BIG = 2**70 + 3  # not a float's value: read as a float, it would come back changed
+SMALL = -(2**65) - 1
+
+
+@pytest.mark.parametrize("ratio", [0.5, float("nan"), float("inf"), float("-inf")], ids=["0.5", "nan", "inf", "-inf"])
+@pytest.mark.parametrize("layout", ["simple", "hash"])
+def test_nan_infinities_and_huge_ints_move_both_ways(
+    layout: str, ratio: float, redis_client: redis.Redis, prefix: str
+) -> None:
+    """redis-schematics writes NaN / Infinity tokens and ints of any size: we read them exactly (and all() counts
+    them), and write them the same way, so it reads ours (orjson refused them, read huge ints as floats, wrote NaN
+    as null)."""
+    name = prefix.replace(":", "_")
+    ours, theirs = model_pair(layout, name, redis_client, 120)
+    huge = {**SAMPLE, "id": BIG, "ratio": ratio, "extra": {"k": SMALL}}
+    try:
+        theirs(huge).set()
+        found = ours.match_for_pk(str(BIG))
+        assert (found.id, found.extra) == (BIG, {"k": SMALL})
+        assert _same(found.ratio, ratio)
+        assert len(ours.all()) == 1
+        assert [o.id for o in ours.filter(name="Bar")] == [BIG]
+
+        ours({**huge, "id": BIG + 1}).set()
+        back = theirs.match_for_pk(str(BIG + 1))
+        assert (back.id, back.extra) == (BIG + 1, {"k": SMALL})
+        assert _same(back.ratio, ratio)
+        assert ours.count() == 2
+    finally:
+        redis_client.delete(f"{name}:{BIG}", f"{name}:{BIG + 1}", name)

@@ -39,6 +39,14 @@ def set_field(obj: Any, name: str, value: Any) -> None:
     object.__setattr__(obj, name, value)
 
 
+def _pk_name(cls: type, fields: Mapping[str, Any]) -> str | None:
+    """The field that would hold the model's pk, by the rule of ``spec.read_options`` (None: no such field)."""
+    named = getattr(cls, "__pk_field__", None)
+    if isinstance(named, str):
+        return named
+    return next((name for name in ("pk", "id") if name in fields), None)
+
+
 def make_adapter(
     cls: type,
     library: str,
@@ -59,6 +67,11 @@ def make_adapter(
             ``__init__`` takes exactly the persisted fields, in order).
     """
     items = tuple(codecs.items())
+    # Only ``X | None`` (and untyped) fields hold None; the pk field may be empty until the
+    # write fills it (a generated key), which the pk rules (ModelSpec.check_pk) decide.
+    required = frozenset(
+        name for name, codec in items if not codec.nullable and codec.kind != "any" and name != _pk_name(cls, codecs)
+    )
 
     def dump(obj: Any) -> dict[str, Any]:
         if check is not None:
@@ -69,8 +82,16 @@ def make_adapter(
         out: dict[str, Any] = {}
         for name, codec in items:
             value = getattr(obj, name, None)
+            if value is None:
+                if name in required:
+                    raise ValidationError(
+                        f"{cls.__name__}.{name}: None is not a {codec.kind} (only a field annotated "
+                        f"'X | None' or 'Optional[X]' may be None)"
+                    )
+                out[name] = None
+                continue
             try:
-                out[name] = None if value is None else codec.dump(value)
+                out[name] = codec.dump(value)
             except (TypeError, ValueError, ValidationError) as exc:
                 raise ValidationError(f"{cls.__name__}.{name}: {exc}") from exc
         return out

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Codec", "Kind", "codec_for", "is_identity"]
+__all__ = ["Codec", "Kind", "beyond_orjson", "codec_for", "is_identity"]
 
 Kind = Literal[
     "str", "int", "float", "bool", "datetime", "date", "decimal", "uuid",
@@ -201,3 +201,31 @@ def codec_for(annotation: Any, nested: NestedResolver) -> Codec:
         if found is not None:
             return found
     return _ANY
+
+
+#: The integers orjson writes (and reads back) exactly: beyond them it refuses to write, and reads a float.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def beyond_orjson(value: Any) -> bool:
+    """True when a JSON value holds what orjson cannot write faithfully: ints beyond 64 bits, NaN, infinities.
+
+    orjson refuses such ints and writes NaN and infinities as ``null``; backends storing
+    JSON check with this, and write such a value another way or refuse it.
+
+    Raises:
+        TypeError: a dict key is not a string (JSON has none; Python's ``json`` would change it silently).
+    """
+    kind = type(value)
+    if kind is int:
+        return not _INT_MIN <= value <= _INT_MAX
+    if kind is float:
+        return value != value or value in _INFINITIES
+    if kind is dict:
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("dict keys must be strings")
+        return any([beyond_orjson(v) for v in value.values()])
+    if kind is list or kind is tuple:
+        return any([beyond_orjson(v) for v in value])
+    return False

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from ...adapters.values import beyond_orjson
 from ...errors import ConfigurationError, ValidationError
 from ...spec import FieldSpec, ModelSpec
 
@@ -217,16 +218,45 @@ def encode_value(spec: ModelSpec[Any], col: Column, value: Any) -> Any:
         return None
     kind = col.kind
     if kind in JSON_KINDS:
-        text = json_text(value)
+        try:
+            text = json_text(value)
+        except TypeError as exc:  # orjson: an int beyond 64 bits, or a value JSON cannot hold
+            raise _not_json(spec, col.name, value, exc) from exc
+        if "null" in text and beyond_orjson(value):  # orjson wrote NaN or an infinity as null
+            raise _not_json(spec, col.name, value, None)
         if "\\u0000" in text:
             raise _nul(spec, col.name)
         return text
+    if kind == "int" and type(value) is int and not _BIGINT_MIN <= value <= _BIGINT_MAX:
+        raise ValidationError(
+            f"{spec.name}.{col.name}: {value} does not fit in the column's PostgreSQL bigint "
+            f"(-2**63 .. 2**63 - 1); nothing was written"
+        )
     if kind == "str" or isinstance(value, str):
         if "\x00" in value:
             raise _nul(spec, col.name)
         if kind == "datetime":
             return utc_text(value)
     return as_utc(value)
+
+
+#: The range of a PostgreSQL bigint, the column type of int fields.
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _not_json(spec: ModelSpec[Any], name: str, value: Any, exc: Exception | None) -> ValidationError:
+    """A value a jsonb column would not give back as it is: NaN or infinities (jsonb has none), huge ints."""
+    try:
+        extreme = exc is None or beyond_orjson(value)
+    except TypeError:
+        extreme = False
+    if not extreme:
+        return ValidationError(f"{spec.name}.{name}: cannot store {value!r} as JSON: {exc}")
+    return ValidationError(
+        f"{spec.name}.{name}: {value!r} holds NaN, an infinity or an integer beyond 64 bits, which a jsonb column "
+        "cannot give back as it is (jsonb has no NaN or infinities; its integers are read back through 64-bit "
+        "JSON parsing); nothing was written"
+    )
 
 
 def _nul(spec: ModelSpec[Any], name: str) -> ValidationError:

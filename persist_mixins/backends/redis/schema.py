@@ -6,12 +6,14 @@ JSON, exactly what redis-schematics wrote, so its data reads back unchanged.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from ...adapters.values import beyond_orjson
 from ...errors import ValidationError
 from ...spec import ModelSpec
 
@@ -90,20 +92,107 @@ def schedule_key(spec: ModelSpec[Any]) -> str:
     return _meta(spec, "exp")
 
 
+#: Floats this large may be integers beyond 64 bits that orjson read as floats (2**63 is about 9.22e18).
+_HUGE = 9.2e18
+#: Field kinds whose JSON values may be such integers: top-level, or anywhere inside.
+_INT_KINDS = frozenset({"int", "any"})
+_DEEP_KINDS = frozenset({"any", "list", "dict", "model"})
+
+
+def _huge_float(value: Any) -> bool:
+    """True when ``value`` is, or holds, a float of :data:`_HUGE` magnitude or more."""
+    kind = type(value)
+    if kind is float:
+        return not -_HUGE < value < _HUGE
+    if kind is dict:
+        value = value.values()
+    elif kind is not list:
+        return False
+    return any([_huge_float(v) for v in value])
+
+
+def _suspects(spec: ModelSpec[Any]) -> tuple[tuple[str, ...], tuple[str, ...], bool]:
+    """What may hold extreme numbers, per model.
+
+    The document keys of the fields that may hold integers (top-level ones, and those with
+    values inside), and whether any field may hold a float.
+    """
+    found = spec.cache.get(_suspects)
+    if found is None:
+        keys = spec.adapter.document_keys
+        fields = spec.fields.values()
+        found = spec.cache[_suspects] = (
+            tuple(keys.get(f.name, f.name) for f in fields if f.kind in _INT_KINDS),
+            tuple(keys.get(f.name, f.name) for f in fields if f.kind in _DEEP_KINDS),
+            any(f.kind == "float" or f.kind in _DEEP_KINDS for f in fields),
+        )
+    return found
+
+
+def _read_as_float(spec: ModelSpec[Any], data: dict[str, Any]) -> bool:
+    """True when orjson may have read an integer beyond 64 bits as a float (which it does) in this document."""
+    ints, deep, _ = _suspects(spec)
+    for key in ints:
+        value = data.get(key)
+        if type(value) is float and not -_HUGE < value < _HUGE:
+            return True
+    return any(_huge_float(data.get(key)) for key in deep)
+
+
+def _refuse(spec: ModelSpec[Any], data: Mapping[str, Any], exc: Exception) -> ValidationError:
+    """A ValidationError naming the first field whose value cannot be written as JSON."""
+    for name, value in data.items():
+        try:
+            json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError, RecursionError) as field_exc:
+            return ValidationError(f"{spec.name}.{name}: cannot store {value!r} as JSON: {field_exc}")
+    return ValidationError(f"{spec.name}: cannot store {dict(data)!r} as JSON: {exc}")
+
+
 def encode(spec: ModelSpec[Any], data: Mapping[str, Any]) -> bytes:
-    """Serialize dumped primitives to JSON bytes.
+    """Serialize dumped primitives to JSON bytes, every value kept as it is.
+
+    orjson writes almost every document.  What it cannot write faithfully goes through
+    Python's ``json``, as redis-schematics wrote it: integers beyond 64 bits (JSON numbers
+    of any size), and NaN and infinities (the ``NaN`` / ``Infinity`` / ``-Infinity``
+    tokens of Python's ``json``, which orjson would write as ``null``).  :func:`decode`
+    reads both back.
 
     Raises:
-        ValidationError: a value is not JSON-serializable (an int beyond 64 bits, say).
+        ValidationError: a value is not JSON-serializable, naming its field.
     """
     try:
-        return orjson.dumps(data)
-    except TypeError as exc:
-        raise ValidationError(f"{spec.name}: cannot store {dict(data)!r} as JSON: {exc}") from exc
+        out = orjson.dumps(data)
+    except TypeError as exc:  # orjson.JSONEncodeError
+        return _python_json(spec, data, exc)
+    if _suspects(spec)[2] and out.find(b"null") >= 0 and beyond_orjson(data):  # NaN and infinities became null
+        return _python_json(spec, data, None)
+    return out
+
+
+def _python_json(spec: ModelSpec[Any], data: Mapping[str, Any], exc: Exception | None) -> bytes:
+    """A document orjson could not write faithfully (``exc``: its error), written by Python's ``json`` if it can."""
+    if exc is not None:
+        try:
+            beyond = beyond_orjson(data)
+        except (TypeError, RecursionError) as keys:
+            raise _refuse(spec, data, keys) from exc
+        if not beyond:
+            raise _refuse(spec, data, exc) from exc
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=True).encode()
+    except (TypeError, ValueError, RecursionError) as error:
+        raise _refuse(spec, data, error) from error
 
 
 def decode(spec: ModelSpec[Any], key: bytes | str, raw: bytes | str) -> dict[str, Any]:
-    """Parse a stored JSON document.
+    """Parse a stored JSON document, every value as written.
+
+    orjson parses almost every document.  Python's ``json`` parses the rest: documents
+    holding ``NaN`` / ``Infinity`` / ``-Infinity`` (Python's ``json.dumps`` writes them, and so
+    did redis-schematics), which orjson refuses, and documents in which orjson read an
+    integer beyond 64 bits as a float (a float of 9.2e18 or more where the model has an int,
+    list, dict, nested or untyped field), parsed again.
 
     Raises:
         ValidationError: the value is not a JSON object (a foreign key under the prefix).
@@ -111,7 +200,13 @@ def decode(spec: ModelSpec[Any], key: bytes | str, raw: bytes | str) -> dict[str
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValidationError(f"{spec.name}: key {key!r} does not hold a JSON document: {exc}") from exc
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            raise ValidationError(f"{spec.name}: key {key!r} does not hold a JSON document: {exc}") from exc
+    else:
+        if type(data) is dict and _read_as_float(spec, data):
+            data = json.loads(raw)
     if not isinstance(data, dict):
         raise ValidationError(f"{spec.name}: key {key!r} holds {type(data).__name__}, not a JSON object")
     return data

@@ -232,10 +232,10 @@ def test_a_loop_that_breaks_early_stops_its_cursor(scoop: type) -> None:
     for count, _ in enumerate(scoop.all()):
         if count == 10:
             break
+    assert scoop.count() == 2500  # the same connection, which reads the server's answers to the STOP
     pool = sync_driver(scoop).pool  # type: ignore[attr-defined]
     (conn,) = pool.slots.idle
     assert conn._instance._cursor_cache == {}  # no cursor left open on the connection
-    assert scoop.count() == 2500
 
 
 async def test_async_for_streams_and_stops_early(ascoop: type) -> None:

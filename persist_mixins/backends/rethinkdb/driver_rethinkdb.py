@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import select
+import socket
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -102,15 +103,19 @@ def _where(conn: Any) -> str:
 
 
 def _sync_alive(conn: Any) -> bool:
-    """Open, and no EOF waiting on its socket (a server restart closes idle connections under the driver)."""
+    """Open, and no EOF waiting on its socket (a server restart closes idle connections under the driver).
+
+    An idle connection may have bytes to read that are not an EOF: the server's answers to
+    a cursor stopped early, which the driver reads with the next query.
+    """
     if not conn.is_open():
         return False
     try:
         sock = conn._instance._socket._socket
         readable, _, _ = select.select([sock], [], [], 0)
-    except Exception:  # noqa: BLE001 - the driver's internals moved: trust is_open()
+        return not readable or sock.recv(1, socket.MSG_PEEK) != b""
+    except Exception:  # noqa: BLE001 - the driver's internals moved, or TLS (no peeking): trust is_open()
         return True
-    return not readable  # an idle connection has nothing to read, but an EOF
 
 
 def _async_alive(conn: Any) -> bool:

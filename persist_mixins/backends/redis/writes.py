@@ -43,9 +43,9 @@ def payload(spec: ModelSpec[Any], obj: Any, data: dict[str, Any]) -> tuple[str, 
 #: Objects per save-script call when writing many (the script runs atomically per call).
 SCRIPT_BATCH = 100
 
-#: What :func:`prepare` keeps of one object: its final JSON document, or (when its pk is still
-#: to be filled, which changes the document) its dumped data.
-Prepared = bytes | dict[str, Any]
+#: What :func:`prepare` keeps of one object: its final JSON document (with its index entries, for an
+#: indexed model), or (when its pk is still to be filled, which changes the document) its dumped data.
+Prepared = bytes | tuple[bytes, list[tuple[int, Any, str]]] | dict[str, Any]
 
 
 def prepare(spec: ModelSpec[Any], objs: Sequence[Any], check: Callable[[Any], None] | None = None) -> list[Prepared]:
@@ -55,9 +55,10 @@ def prepare(spec: ModelSpec[Any], objs: Sequence[Any], check: Callable[[Any], No
     encoded (a value JSON cannot hold is refused here) and, for an indexed model, its
     index entries computed; ``check`` runs the layout's own checks.  No object is changed
     and nothing is sent.  What is kept per object is its document as a compact copy, about
-    its JSON size (orjson's output carries a 4 KiB buffer, which is not kept), or its dumped
-    data when the pk is still empty (filling it changes the document).  The commands are
-    built from these, batch by batch, by :func:`write_commands` / :func:`write_all`.
+    its JSON size (orjson's output carries a 4 KiB buffer, which is not kept), with its
+    index entries; or its dumped data when the pk is still empty (filling it changes the
+    document and the entries).  The commands are built from these, batch by batch, by
+    :func:`write_commands` / :func:`write_all`.
 
     Raises:
         ValidationError: an object is invalid (nothing changed, nothing written).
@@ -69,12 +70,14 @@ def prepare(spec: ModelSpec[Any], objs: Sequence[Any], check: Callable[[Any], No
         data = spec.adapter.dump(obj)
         spec.check_pk(obj)
         document = encode(spec, data)
-        if indexed:
-            entries(spec, obj, spec.pk_of(obj) or "")
+        pk = spec.pk_of(obj) if indexed else None
+        found = entries(spec, obj, pk or "") if indexed else None
         if check is not None:
             check(obj)
         if field is not None and data.get(field) in (None, ""):
             out.append(data)
+        elif found is not None and pk is not None:
+            out.append((memoryview(document).tobytes(), found))
         else:
             out.append(memoryview(document).tobytes())
     return out
@@ -82,9 +85,11 @@ def prepare(spec: ModelSpec[Any], objs: Sequence[Any], check: Callable[[Any], No
 
 def finish(spec: ModelSpec[Any], obj: Any, prepared: Prepared) -> tuple[str, bytes]:
     """An object's pk (filled now) and its final document, from what :func:`prepare` kept."""
-    if isinstance(prepared, dict):
-        return payload(spec, obj, prepared)
-    return spec.fill_pk(obj), prepared
+    if type(prepared) is bytes:
+        return spec.fill_pk(obj), prepared
+    if type(prepared) is tuple:
+        return spec.fill_pk(obj), prepared[0]
+    return payload(spec, obj, cast("dict[str, Any]", prepared))
 
 
 def write_commands(
@@ -109,21 +114,21 @@ def write_commands(
     """
     if prepared is None:
         prepared = prepare(spec, objs)
-    payloads = [(obj, *finish(spec, obj, kept)) for obj, kept in zip(objs, prepared, strict=True)]
+    payloads = [(obj, *finish(spec, obj, kept), kept) for obj, kept in zip(objs, prepared, strict=True)]
     if not spec.options.indexes:
         tail: tuple[Any, ...] = ("XX",) if only_existing else ()
         if px == KEEP:
             tail += ("KEEPTTL",)
         elif px is not None:
             tail += ("PX", px)
-        return [Command(("SET", key_for(spec, pk), document, *tail)) for _, pk, document in payloads]
+        return [Command(("SET", key_for(spec, pk), document, *tail)) for _, pk, document, _ in payloads]
     shared = [schedule_key(spec), *index_keys(spec)]
     commands = []
     for start in range(0, len(payloads), SCRIPT_BATCH):
         keys = list(shared)
         argv: list[Any] = [len(shared) - 1, "XX" if only_existing else "SET"]
-        for obj, pk, document in payloads[start : start + SCRIPT_BATCH]:
-            found = entries(spec, obj, pk)
+        for obj, pk, document, kept in payloads[start : start + SCRIPT_BATCH]:
+            found = kept[1] if type(kept) is tuple else entries(spec, obj, pk)
             keys += [key_for(spec, pk), entries_key(spec, pk)]
             argv += [document, "" if px is None else px, pk, len(found)]
             for position, score, member in found:

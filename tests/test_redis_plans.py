@@ -327,6 +327,42 @@ def test_set_many_splits_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [c.args[1] for p in driver.sent for c in p.commands] == [f"IceCream:{i}" for i in range(5)]
 
 
+def test_set_many_builds_each_batch_after_the_previous_one_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every object is validated first, but a batch's commands (and generated pks) come only once the
+    previous batch is answered: set_many() holds one batch of commands at a time."""
+    monkeypatch.setattr(writes, "BATCH", 2)
+    objs = [IceCream(None, amount_kg=i) for i in range(5)]
+    plan = plans.save_many(SPEC, objs)
+    first = next(plan)
+    assert [len(first.commands)] == [2]
+    assert [o.id is None for o in objs] == [False, False, True, True, True]
+    second = plan.send([True, True])
+    assert [o.id is None for o in objs] == [False, False, False, False, True]
+    assert [c.args[1] for c in second.commands] == [f"IceCream:{o.id}" for o in objs[2:4]]
+    third = plan.send([True, True])
+    assert [json.loads(c.args[2])["id"] for c in third.commands] == [objs[4].id]
+    with pytest.raises(StopIteration):
+        plan.send([True])
+
+
+def test_set_many_validates_values_the_json_encoding_refuses_before_the_first_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value JSON cannot hold in the last batch raises before the first batch is sent, naming its field."""
+    monkeypatch.setattr(writes, "BATCH", 2)
+
+    @dataclasses.dataclass
+    class Loose(SimpleRedisMixin):
+        id: str | None = None
+        anything: Any = None
+
+    objs = [Loose(str(i)) for i in range(4)] + [Loose("bad", anything=object())]
+    driver = Script()
+    with pytest.raises(ValidationError, match=r"Loose\.anything"):
+        run_sync(driver.route, plans.save_many(spec_of(Loose), objs))
+    assert driver.sent == []
+
+
 # -- single-object reads and writes ----------------------------------------------------
 
 

@@ -278,3 +278,23 @@ def test_an_unresolvable_annotation_names_the_class_and_field() -> None:
 
     with pytest.raises(ConfigurationError, match=r"Broken\.amount: cannot resolve its annotation 'Missing'"):
         spec_of(Broken)
+
+
+@pytest.mark.parametrize("kind", ["dataclasses", "attrs", "plain"])
+def test_none_is_refused_in_non_optional_fields_nested_ones_too_but_not_in_an_empty_pk(kind: str) -> None:
+    """Only ``X | None`` (or untyped) fields dump None; the pk field may stay empty for the write to fill."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Lid:
+        size: int
+
+    fields = {"code": str, "lid": Lid | None, "note": Any, "label": str | None}
+    Cup = define(kind, fields, {"__pk_field__": "code"}, name="Cup")
+    spec = spec_of(Cup)
+    assert spec.dump(new(Cup, code=None, lid=None, note=None, label=None))["code"] is None
+    with pytest.raises(ValidationError, match=r"Cup\.lid: Lid\.size: None is not a int"):
+        spec.dump(new(Cup, code="c", lid=Lid(None)))  # type: ignore[arg-type]
+    Mug = define(kind, {"id": str | None, "name": str}, name="Mug")
+    with pytest.raises(ValidationError, match=r"Mug\.name: None is not a str"):
+        spec_of(Mug).dump(new(Mug, id="m", name=None))

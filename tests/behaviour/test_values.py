@@ -114,3 +114,17 @@ async def test_an_int_pk_that_is_not_optional_may_be_left_for_the_database(store
     obj = await store.run(new(model, id=None, name="a").set())
     assert isinstance(obj.id, int)
     assert (await store.run(model.match_for_pk(obj.id))).name == "a"
+
+
+async def test_a_refused_number_leaves_every_object_of_the_batch_unchanged(api: Api) -> None:
+    """set_many() refusing a number refuses it before filling any pk: the batch's objects are as they were."""
+    objs = [sample(api, id=None, amount_kg=1), sample(api, id="big", amount_kg=2**70)]
+    try:
+        await api.run(api.Model.set_many(objs))
+    except ValidationError as exc:
+        assert STORED.get(api.backend, {}).get("int") is not True, exc
+        assert objs[0].id is None
+        assert await api.run(api.Model.count()) == 0
+    else:
+        assert STORED.get(api.backend, {}).get("int") is not False
+        assert objs[0].id is not None

@@ -22,7 +22,7 @@ from ...run import EmitMany, Plan
 from ...spec import ModelSpec, expire_ms
 from .commands import Begin, Commit, Copy, Sql
 from .compile import ALIVE, compile_where, count_sql, select_sql
-from .schema import EXPIRES, HIDDEN_PK, Table, encode_value, quote, table_of
+from .schema import EXPIRES, HIDDEN_PK, Table, check_numbers, encode_value, quote, table_of
 
 __all__ = [
     "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
@@ -204,8 +204,10 @@ def _checked(spec: ModelSpec[Any], table: Table, items: list[Any]) -> list[dict[
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
-        dumps.append(spec.dump(obj, native=True))
+        data = spec.dump(obj, native=True)
         spec.check_pk(obj)
+        check_numbers(table, data)
+        dumps.append(data)
     return dumps
 
 

@@ -21,7 +21,7 @@ from ...adapters.values import beyond_orjson
 from ...errors import ConfigurationError, ValidationError
 from ...spec import FieldSpec, ModelSpec
 
-__all__ = ["EXPIRES", "HIDDEN_PK", "Table", "quote", "table_of"]
+__all__ = ["EXPIRES", "HIDDEN_PK", "Table", "check_numbers", "quote", "table_of"]
 
 #: The column expiry is kept in; every read filters on it.
 EXPIRES = "_expires_at"
@@ -228,10 +228,7 @@ def encode_value(spec: ModelSpec[Any], col: Column, value: Any) -> Any:
             raise _nul(spec, col.name)
         return text
     if kind == "int" and type(value) is int and not _BIGINT_MIN <= value <= _BIGINT_MAX:
-        raise ValidationError(
-            f"{spec.name}.{col.name}: {value} does not fit in the column's PostgreSQL bigint "
-            f"(-2**63 .. 2**63 - 1); nothing was written"
-        )
+        raise _not_bigint(spec, col.name, value)
     if kind == "str" or isinstance(value, str):
         if "\x00" in value:
             raise _nul(spec, col.name)
@@ -242,6 +239,39 @@ def encode_value(spec: ModelSpec[Any], col: Column, value: Any) -> Any:
 
 #: The range of a PostgreSQL bigint, the column type of int fields.
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def check_numbers(table: Table, data: Mapping[str, Any]) -> None:
+    """Refuse, before anything is filled or written, the numbers :func:`encode_value` would refuse.
+
+    Ints beyond a bigint; NaN, infinities and ints beyond 64 bits inside jsonb fields.  Lets
+    ``set_many()`` check a whole batch first (:func:`encode_value` checks them again when encoding).
+
+    Raises:
+        ValidationError: naming the field.
+    """
+    spec = table.spec
+    for col in table.columns:
+        value = data.get(col.name)
+        if value is None:
+            continue
+        if col.kind == "int":
+            if type(value) is int and not _BIGINT_MIN <= value <= _BIGINT_MAX:
+                raise _not_bigint(spec, col.name, value)
+        elif col.kind in JSON_KINDS:
+            try:
+                extreme = beyond_orjson(value)
+            except TypeError:
+                continue  # not JSON at all: encode_value names it
+            if extreme:
+                raise _not_json(spec, col.name, value, None)
+
+
+def _not_bigint(spec: ModelSpec[Any], name: str, value: int) -> ValidationError:
+    return ValidationError(
+        f"{spec.name}.{name}: {value} does not fit in the column's PostgreSQL bigint (-2**63 .. 2**63 - 1); "
+        "nothing was written"
+    )
 
 
 def _not_json(spec: ModelSpec[Any], name: str, value: Any, exc: Exception | None) -> ValidationError:

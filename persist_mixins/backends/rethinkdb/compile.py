@@ -118,8 +118,12 @@ def _index_of(coll: Collection, cond: Condition) -> str | None:
     return None
 
 
-def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | None, int]:
-    """The narrowest index read for ``conds``: (selection, the index a ``between`` used, the condition's place)."""
+def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | None, tuple[int, ...]]:
+    """The narrowest index read for ``conds``: (selection, the index a ``between`` used, the conditions it answers).
+
+    The answered conditions (their places in ``conds``) hold for every document the read
+    returns, so the filter need not test them again.
+    """
     table = coll.table
     for at, cond in enumerate(conds):  # equality first: the most selective
         index = _index_of(coll, cond)
@@ -132,8 +136,8 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
         else:
             continue
         opts: dict[str, Any] = {} if index == coll.pk else {"index": index}
-        return reql.t(reql.GET_ALL, table, *keys, **opts), None, at
-    for at, cond in enumerate(conds):
+        return reql.t(reql.GET_ALL, table, *keys, **opts), None, (at,)
+    for cond in conds:
         index = _index_of(coll, cond)
         if index is None or cond.op not in _ORDERED_OPS:
             continue
@@ -141,7 +145,8 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
         try:
             (low, open_low), (high, closed_high) = _bounds(same)
         except TypeError:  # bounds that do not compare: the first condition alone narrows the read
-            (low, open_low), (high, closed_high) = _bounds([cond])
+            same = [cond]
+            (low, open_low), (high, closed_high) = _bounds(same)
         opts = {}
         if open_low:
             opts["left_bound"] = "open"
@@ -154,8 +159,11 @@ def _select(coll: Collection, conds: Sequence[Condition]) -> tuple[Term, str | N
         else:  # the earliest time RethinkDB holds: reqlite mis-orders minval and times
             start = _EARLIEST if cond.kind == "datetime" else reql.minval()
         end = reql.maxval() if high is None else coll.lookup_value(cond.kind, high)
-        return reql.t(reql.BETWEEN, table, start, end, **opts), index, at
-    return table, None, -1
+        # With a real lower bound the range holds no None (it sorts below every number, text
+        # and time), so the conditions it merged need no second test; from minval it might.
+        served = tuple(i for i, c in enumerate(conds) if c in same) if low is not None else ()
+        return reql.t(reql.BETWEEN, table, start, end, **opts), index, served
+    return table, None, ()
 
 
 def _bounds(conds: Sequence[Condition]) -> tuple[tuple[Any, bool], tuple[Any, bool]]:
@@ -217,7 +225,7 @@ def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, 
     conds = state.conditions
     residual = tuple(c for c in conds if residual_condition(c))
     server = [c for c in conds if not residual_condition(c)]
-    selection, between, _ = _select(coll, server)
+    selection, between, served = _select(coll, server)
     client = bool(residual) or (ordered and not all(_orderable(coll, o) for o in state.ordering))
     term = selection
     indexed_order = False
@@ -233,7 +241,7 @@ def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, 
         if indexed_order:
             key = reql.desc(name[0]) if only.descending else reql.asc(name[0])
             term = reql.t(reql.ORDER_BY, term, index=key)
-    test = predicate(coll, server, live)
+    test = predicate(coll, [c for i, c in enumerate(server) if i not in served], live)
     if test is not None:
         term = [reql.FILTER, [term, test]]
     if not ordered or client:

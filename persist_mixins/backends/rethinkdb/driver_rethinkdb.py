@@ -16,6 +16,7 @@ import contextlib
 import json
 import select
 import socket
+import struct
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -29,6 +30,7 @@ from rethinkdb.errors import (
     ReqlRuntimeError,
     ReqlTimeoutError,
 )
+from rethinkdb.net import Query
 
 from ...backend import Flavour
 from ...connections import safe_url
@@ -42,14 +44,18 @@ __all__ = ["FACTORY", "AsyncRethinkDriver", "RethinkDriver", "RethinkFactory", "
 _SYNC = RethinkDB()
 _ASYNC = RethinkDB()
 _ASYNC.set_loop_type("asyncio")
-#: Replies keep TIME and BINARY values as their pseudo-type objects (the plans decode them).
-_RAW = {"time_format": "raw", "binary_format": "raw"}
+#: Replies are read as plain JSON: TIME and BINARY values stay pseudo-type objects (the plans decode them).
+_DECODER = json.JSONDecoder()
+#: Queries are written as plain JSON; NaN and infinities are refused, never sent as tokens the server rejects.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, check_circular=False, separators=(",", ":"))
+_START = 1  # ql2 Query.QueryType.START
+_DB = 14  # ql2 Term.TermType.DB
 #: Pool defaults (URL parameters override them): connections, seconds to wait for one, seconds to connect.
 DEFAULTS = {"max_connections": 10, "pool_timeout": 10.0, "connect_timeout": 5.0}
 
 
 class _Wire(RqlQuery):  # type: ignore[misc]
-    """A query already built as wire JSON (by the plans): the driver sends ``build()`` as is."""
+    """A query already built as wire JSON (by the plans), as the driver's error messages print it."""
 
     def __init__(self, term: Any) -> None:
         self._term = term
@@ -61,6 +67,38 @@ class _Wire(RqlQuery):  # type: ignore[misc]
 
     def compose(self, args: Any, optargs: Any) -> str:
         return json.dumps(self._term, default=str)  # how the driver prints the query in its errors
+
+
+class _Query(Query):  # type: ignore[misc]
+    """A START query the driver sends as it is: the plan's JSON and the connection's database, encoded once.
+
+    The driver's own path turns every query's options into term objects first (``expr()``)
+    and reads replies through a decoder that inspects every object; this one does neither.
+    """
+
+    def __init__(self, token: int, term: Any, db: str | None) -> None:
+        self.type = _START
+        self.token = token
+        self.term = _Wire(term)
+        self.global_optargs: dict[str, Any] = {}
+        self._json_encoder = None
+        self._json_decoder = _plain
+        self._db = db
+
+    def serialize(self, reql_encoder: Any = None) -> bytes:
+        optargs = {"db": [_DB, [self._db]]} if self._db else {}
+        body = _ENCODER.encode([_START, self.term._term, optargs]).encode()
+        return struct.pack("<QL", self.token, len(body)) + body
+
+
+def _plain(_options: Any) -> json.JSONDecoder:
+    return _DECODER
+
+
+def _start(conn: Any, term: Any) -> Any:
+    """Send one query on a driver connection (sync: its reply; asyncio: an awaitable of it)."""
+    conn.check_open()
+    return conn._instance.run_query(_Query(conn._new_token(), term, conn.db), False)
 
 
 def parse_url(url: str) -> dict[str, Any]:
@@ -204,14 +242,14 @@ class RethinkDriver(_Base):
         kind = type(command)
         with self._translated():
             if kind is Run:
-                reply = _Wire(command.term).run(conn, **_RAW)
+                reply = _start(conn, command.term)
                 if command.read == "all" and not isinstance(reply, list):
                     return list(reply)
                 return reply
             if kind is Next:
                 return self._next(command.cursor)
             if kind is Cursor:
-                return _Stream(_Wire(command.term).run(conn, **_RAW))
+                return _Stream(_start(conn, command.term))
             if kind is Database:
                 return conn.db or "test"
         raise TypeError(f"the RethinkDB driver does not execute {kind.__name__}")
@@ -258,14 +296,14 @@ class AsyncRethinkDriver(_Base):
         kind = type(command)
         with self._translated():
             if kind is Run:
-                reply = await _Wire(command.term).run(conn, **_RAW)
+                reply = await _start(conn, command.term)
                 if command.read == "all" and not isinstance(reply, list):
                     return [item async for item in reply]
                 return reply
             if kind is Next:
                 return await self._next(command.cursor)
             if kind is Cursor:
-                return _Stream(await _Wire(command.term).run(conn, **_RAW))
+                return _Stream(await _start(conn, command.term))
             if kind is Database:
                 return conn.db or "test"
         raise TypeError(f"the RethinkDB driver does not execute {kind.__name__}")

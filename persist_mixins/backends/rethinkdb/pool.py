@@ -67,8 +67,12 @@ class Slots:
         self.count -= 1
 
     def give(self, conn: Any) -> list[Any]:
-        """Take a connection back; return the connections to close (it, when broken, and then every idle one)."""
-        if not self.closed and self.alive(conn):
+        """Take a connection back; return the connections to close (it, when broken, and then every idle one).
+
+        Only the driver's own open flag is checked here, cheaply: a dead socket is found by
+        :meth:`take`, when the connection is about to be used again.
+        """
+        if not self.closed and conn.is_open():
             self.idle.append(conn)
             return []
         self.count -= 1

@@ -42,11 +42,20 @@ def decode_time(value: Any) -> Any:
     """A ``TIME`` pseudo-type object as an aware datetime in its own offset; anything else unchanged."""
     if type(value) is not dict or value.get("$reql_type$") != "TIME":
         return value
+    moment = _EPOCH + dt.timedelta(milliseconds=round(value["epoch_time"] * 1000))
     zone = value.get("timezone") or "+00:00"
-    sign = -1 if zone[0] == "-" else 1
-    hours, _, minutes = zone.lstrip("+-").partition(":")
-    tz = dt.timezone(sign * dt.timedelta(hours=int(hours), minutes=int(minutes or 0)))
-    return (_EPOCH + dt.timedelta(milliseconds=round(value["epoch_time"] * 1000))).astimezone(tz)
+    tz = _ZONES.get(zone)
+    if tz is None:
+        sign = -1 if zone[0] == "-" else 1
+        hours, _, minutes = zone.lstrip("+-").partition(":")
+        tz = dt.timezone(sign * dt.timedelta(hours=int(hours), minutes=int(minutes or 0)))
+        if len(_ZONES) < 1000:
+            _ZONES[zone] = tz
+    return moment if tz is dt.timezone.utc else moment.astimezone(tz)
+
+
+#: Offsets met so far (documents mostly hold a few).
+_ZONES: dict[str, dt.timezone] = {"+00:00": dt.timezone.utc, "Z": dt.timezone.utc}
 
 
 @dataclass(eq=False)

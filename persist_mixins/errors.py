@@ -69,7 +69,9 @@ class ConflictError(PersistError):
 class RetryableError(PersistError):
     """The server rolled an operation back; nothing of it was written, and running it again may succeed.
 
-    PostgreSQL: a deadlock (SQLSTATE 40P01) or a serialization failure (40001).
+    PostgreSQL: a deadlock (SQLSTATE 40P01) or a serialization failure (40001). RethinkDB: an
+    operation the server refused before doing it (``ReqlOpFailedError``: a table or replica not
+    available yet, as after a restart).
 
     The driver's exception is the ``__cause__``; its SQLSTATE says which.
     """

@@ -394,3 +394,24 @@ async def test_a_changefeed_resumes_after_a_restart(
     assert old is None and new.n == 1
     assert "reconnecting" in caplog.text
     await persist_mixins.asyncio.close()
+
+
+def test_errors_name_their_cause() -> None:
+    """The driver's errors become ours: refused before running is retryable, a lost link is a connection error."""
+    from rethinkdb.errors import ReqlDriverError, ReqlOpFailedError, ReqlQueryLogicError
+
+    from persist_mixins import RetryableError
+    from persist_mixins.backends.rethinkdb.driver_rethinkdb import RethinkDriver, _Wire
+
+    driver = RethinkDriver(object(), make("sync", "t"), "rethinkdb://db:28015/shop", True)
+    term = _Wire([15, ["t"]])  # the query the error names, as the driver prints it
+    cases = [
+        (ReqlOpFailedError("primary replica for shard not available", term, []), RetryableError, "did nothing"),
+        (ReqlOpFailedError("Table `shop.t` does not exist.", term, []), ConfigurationError, r"create_table\(\)"),
+        (ReqlDriverError("Connection is closed.", term, []), BackendConnectionError, "db:28015"),
+        (ReqlQueryLogicError("Expected type NUMBER", term, []), ReqlQueryLogicError, "Expected type"),
+    ]
+    for raised, expected, message in cases:
+        with pytest.raises(expected, match=message) as caught, driver._translated():
+            raise raised
+        assert caught.value is raised or caught.value.__cause__ is raised

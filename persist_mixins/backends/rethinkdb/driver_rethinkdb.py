@@ -7,7 +7,9 @@ objects (``time_format="raw"``), which the plans decode.  Each flavour has its o
 Failures are translated: a server that cannot be reached or a lost connection is
 :class:`~persist_mixins.errors.BackendConnectionError` naming host and port; a
 missing table or database is :class:`~persist_mixins.errors.ConfigurationError`
-saying to call ``create_table()``; other server errors surface as the driver's.
+saying to call ``create_table()``; an operation the server refused without doing it (a
+table or replica not available yet) is :class:`~persist_mixins.errors.RetryableError`;
+other server errors surface as the driver's.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from rethinkdb.errors import (
     ReqlAuthError,
     ReqlCursorEmpty,
     ReqlDriverError,
+    ReqlOpFailedError,
     ReqlRuntimeError,
     ReqlTimeoutError,
 )
@@ -34,7 +37,7 @@ from rethinkdb.net import Query
 
 from ...backend import Flavour
 from ...connections import safe_url
-from ...errors import BackendConnectionError, ConfigurationError
+from ...errors import BackendConnectionError, ConfigurationError, RetryableError
 from .commands import Cursor, Database, Next, Run
 from .pool import AsyncPool, SyncPool
 from .session import RETHINK_SESSION
@@ -218,6 +221,10 @@ class _Base:
                 raise ConfigurationError(
                     f"{self.model}: its table does not exist; create it first with {self.model}.create_table()\n"
                     f"{message}"
+                ) from exc
+            if isinstance(exc, ReqlOpFailedError):  # the server says it did not happen: a table or replica unavailable
+                raise RetryableError(
+                    f"{self.model}: RethinkDB at {self.url} could not run the query, and did nothing: {message}"
                 ) from exc
             raise
         except OSError as exc:

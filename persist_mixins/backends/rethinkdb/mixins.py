@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ...binding import spec_of
 from ...connections import async_route, sync_route
-from ...errors import BackendConnectionError
+from ...errors import BackendConnectionError, RetryableError
 from ...mixins import PersistMixin
 from ...mixins_async import AsyncPersistMixin
 from ...query import QueryState
@@ -67,7 +67,7 @@ class Feed(Generic[M]):
                     delays = _delays()
                     yield item
                 return
-            except BackendConnectionError as exc:
+            except (BackendConnectionError, RetryableError) as exc:
                 delay = next(delays)
                 _lost(model, exc, delay)
                 time.sleep(delay)
@@ -121,7 +121,7 @@ class AsyncFeed(Generic[M]):
                     delays = _delays()
                     yield item
                 return
-            except BackendConnectionError as exc:
+            except (BackendConnectionError, RetryableError) as exc:
                 delay = next(delays)
                 _lost(model, exc, delay)
                 await asyncio.sleep(delay)

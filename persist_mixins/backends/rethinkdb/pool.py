@@ -173,12 +173,17 @@ class AsyncPool:
 
     async def acquire(self) -> Any:
         """:meth:`SyncPool.acquire`, awaited."""
-        try:
-            conn = await asyncio.wait_for(self._wait(), self.slots.timeout)
-        except asyncio.TimeoutError:
-            raise self.slots.exhausted() from None
-        if conn is not _OPEN:
+        conn, may_open = self.slots.take()  # the common case, with no task to wait in (one loop: no race)
+        await self._discard(self.slots.dead())
+        if conn is not None:
             return conn
+        if not may_open:
+            try:
+                conn = await asyncio.wait_for(self._wait(), self.slots.timeout)
+            except asyncio.TimeoutError:
+                raise self.slots.exhausted() from None
+            if conn is not _OPEN:
+                return conn
         try:
             return await self._connect()
         except BaseException:
@@ -214,7 +219,7 @@ class AsyncPool:
         await self._discard(stale)
 
     async def _discard(self, conns: list[Any]) -> None:
-        for conn in conns:
+        for conn in conns:  # usually none
             with contextlib.suppress(Exception):
                 await self._close(conn)
 

@@ -56,7 +56,6 @@ class Bail(Exception):
 
 
 _MISSING: Any = object()
-_BAIL = Bail()
 _DEFAULT, _NOT_NONE, _NONEMPTY, _DROP = int(DEFAULT), int(NOT_NONE), int(NONEMPTY), int(DROP)
 
 #: Field types compiled (exactly these classes), and the Python type each one's ``to_native``
@@ -215,7 +214,7 @@ class _Field:
             def one(v: Any) -> Any:
                 if v is None:  # Schematics checks `required` on items (the item field has no name)
                     if item_required:
-                        raise _BAIL
+                        raise Bail
                     return None
                 if type(v) is not item_fast:
                     v = convert(v)
@@ -232,12 +231,12 @@ class _Field:
 
             def load(v: Any) -> Any:
                 if type(v) is not list:
-                    raise _BAIL
+                    raise Bail
                 return [load_one(x) for x in v]
 
             def validate(v: Any) -> Any:
                 if type(v) is not list:
-                    raise _BAIL
+                    raise Bail
                 return [check_one(x) for x in v]
 
             def export(v: Any) -> Any:
@@ -246,7 +245,7 @@ class _Field:
                 out = []
                 for x in v:
                     if x is None:
-                        raise _BAIL  # Schematics exports None items with the item type's to_primitive
+                        raise Bail  # Schematics exports None items with the item type's to_primitive
                     shaped = x if export_one is None else export_one(x)
                     if shaped is None:
                         if item_level <= _NOT_NONE:
@@ -260,12 +259,12 @@ class _Field:
 
             def load(v: Any) -> Any:
                 if type(v) is not dict:
-                    raise _BAIL
+                    raise Bail
                 return {str(k): load_one(x) for k, x in v.items()}
 
             def validate(v: Any) -> Any:
                 if type(v) is not dict:
-                    raise _BAIL
+                    raise Bail
                 return {str(k): check_one(x) for k, x in v.items()}
 
             def export(v: Any) -> Any:
@@ -274,7 +273,7 @@ class _Field:
                 out = {}
                 for k, x in v.items():
                     if x is None:
-                        raise _BAIL
+                        raise Bail
                     shaped = x if export_one is None else export_one(x)
                     if shaped is None:
                         if item_level <= _NOT_NONE:
@@ -297,19 +296,19 @@ class _Field:
         def load(v: Any) -> Any:
             # Schematics: model_class(dict, context=context), the import context of the parent.
             if type(v) is not dict:
-                raise _BAIL
+                raise Bail
             return nested.load(v)
 
         def validate(v: Any) -> Any:
             # Schematics: type(v)(v, context=context) under the validation context: a new instance
             # holding the validated data as converted data.
             if type(v) is not model_class:
-                raise _BAIL
+                raise Bail
             return nested.instance(nested.validated(v))
 
         def export(v: Any) -> Any:
             if type(v) is not model_class:
-                raise _BAIL
+                raise Bail
             return nested.export(nested.values(v))
 
         self.load, self.validate, self.export = load, validate, export
@@ -405,27 +404,27 @@ class CompiledModel:
 
     def load(self, doc: Mapping[str, Any]) -> Any:
         """``cls(dict(doc), strict=False)``; raises instead of any Schematics error."""
-        raise _BAIL
+        raise Bail
 
     def validated(self, obj: Any) -> dict[str, Any]:
         """What ``obj.validate()`` stores as the valid data; raises instead of any Schematics error."""
-        raise _BAIL
+        raise Bail
 
     def export(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """``to_primitive()`` of an instance holding ``data``."""
-        raise _BAIL
+        raise Bail
 
     def values(self, obj: Any) -> Mapping[str, Any]:
         """The field values ``obj`` holds, as :meth:`export` reads them (one map: a compiled instance's)."""
         data = obj._data
         if data._unsafe or not self.ok:
-            raise _BAIL
+            raise Bail
         converted, valid = data._converted, data._valid
         if not valid:
             return converted  # type: ignore[no-any-return]
         if not converted:
             return valid  # type: ignore[no-any-return]
-        raise _BAIL
+        raise Bail
 
     def instance(self, converted: dict[str, Any]) -> Any:
         """A new instance whose converted data is ``converted`` (what ``Model.__init__`` leaves)."""
@@ -445,14 +444,17 @@ class CompiledModel:
     def build(self, plans: dict[type, CompiledModel]) -> None:
         """Compile every field and write the class's functions (raises TypeError when a field cannot be)."""
         env: dict[str, Any] = {
-            "_M": _MISSING, "_U": Undefined, "_BAIL": _BAIL, "_instance": self.instance,
+            "_M": _MISSING, "_U": Undefined, "_Bail": Bail, "_new": _new, "_cls": self.cls,
+            "_ModelDict": ModelDict, "_Proxy": MappingProxyType,
+            "_iso_datetime": _ISO_DATETIME, "_datetime": dt.datetime.fromisoformat,
+            "_iso_date": _ISO_DATE, "_date": dt.date.fromisoformat,
         }  # fmt: skip
         load = ["def load(doc):", "    get = doc.get", "    data = {}"]
         validated = [
             "def validated(obj):",
             "    d = obj._data",
             "    if d._unsafe:",
-            "        raise _BAIL",
+            "        raise _Bail",
             "    c = d._converted",
             "    vd = d._valid",
             "    out = {}",
@@ -473,7 +475,7 @@ class CompiledModel:
                 "    if v is _M:",
                 f"        v = _missing{i}(doc)",
                 f"    if v is not None and type(v) is not _fast{i}:",
-                f"        v = _load{i}(v)",
+                *_inline_iso(field, f"_load{i}"),
                 f"    data[{n}] = v",
             ]
             # validate(): the value (converted data first), checked for `required`, converted, validated.
@@ -484,12 +486,12 @@ class CompiledModel:
                 "    else:",
                 "        seen += 1",
                 "    if v is _M:",
-                "        raise _BAIL" if f.required else "        pass",
+                "        raise _Bail" if f.required else "        pass",
                 "    elif v is None:",
-                *(["        raise _BAIL"] if f.required else []),
+                *(["        raise _Bail"] if f.required else []),
                 f"        out[{n}] = None",
                 "    elif v is _U:",
-                "        raise _BAIL",
+                "        raise _Bail",
                 "    else:",
                 f"        if type(v) is not _fast{i}:",
                 f"            v = _check{i}(v)",
@@ -515,13 +517,42 @@ class CompiledModel:
             if f.compound and level <= _NONEMPTY:
                 export += ["        elif len(v) == 0:", "            pass"]
             export += ["        else:", f"            doc[{key}] = v"]
-        load.append("    return _instance(data)")
-        validated += ["    if seen != len(c):", "        raise _BAIL", "    return out"]
+        load += [  # instance(data), inlined
+            "    u = {}",
+            "    vd = {}",
+            "    p = _Proxy(vd)",
+            "    store = _new(_ModelDict)",
+            "    store._unsafe = u",
+            "    store._converted = data",
+            "    store._ModelDict__valid = vd",
+            "    store._valid = p",
+            "    store.maps = [u, data, p]",
+            "    obj = _new(_cls)",
+            "    obj._data = store",
+            "    return obj",
+        ]
+        validated += ["    if seen != len(c):", "        raise _Bail", "    return out"]
         export.append("    return doc")
         self.source = "\n".join([*load, "", *validated, "", *export, ""])
         exec(compile(self.source, f"<compiled Schematics plan of {self.cls.__qualname__}>", "exec"), env)
         self.load, self.validated, self.export = env["load"], env["validated"], env["export"]  # type: ignore[method-assign]
         self.ok = True
+
+
+def _inline_iso(field: Any, convert: str) -> list[str]:
+    """Lines converting ``v`` with ``convert``, the ISO text Schematics writes read in place (see _leaf_convert)."""
+    if type(field) is st.DateTimeType and _plain_datetime(field):
+        check, parse = "_iso_datetime", "_datetime"
+    elif type(field) is st.DateType and field.formats == ["%Y-%m-%d"]:
+        check, parse = "_iso_date", "_date"
+    else:
+        return [f"        v = {convert}(v)"]
+    return [
+        f"        if type(v) is str and {check}(v):",
+        f"            v = {parse}(v)",
+        "        else:",
+        f"            v = {convert}(v)",
+    ]
 
 
 def _missing(alt: tuple[str, ...], field: Any) -> Callable[[Mapping[str, Any]], Any]:

@@ -54,16 +54,8 @@ def adapter(cls: type) -> ModelAdapter:
     """Build the adapter of a Schematics ``Model`` subclass."""
     model: Any = cls
     fields = {name: _field(name, type_) for name, type_ in model._schema.fields.items()}
-    plan = compiled(cls)
-    fast_dump = plan.dump if plan is not None else None
-    fast_load = plan.load if plan is not None else None
 
-    def dump(obj: Any) -> dict[str, Any]:
-        if fast_dump is not None and type(obj) is cls:
-            try:
-                return fast_dump(obj)
-            except Exception:  # noqa: BLE001 - not vouched for: Schematics decides, with its own errors
-                pass
+    def slow_dump(obj: Any) -> dict[str, Any]:
         try:
             obj.validate()
             data: dict[str, Any] = obj.to_primitive()
@@ -71,16 +63,15 @@ def adapter(cls: type) -> ModelAdapter:
             raise ValidationError(f"{cls.__name__}: {exc}") from exc
         return data
 
-    def load(data: Mapping[str, Any]) -> Any:
-        if fast_load is not None:
-            try:
-                return fast_load(data)
-            except Exception:  # noqa: BLE001 - as in dump
-                pass
+    def slow_load(data: Mapping[str, Any]) -> Any:
         try:
             return model(dict(data), strict=False)
         except BaseError as exc:
             raise ValidationError(f"{cls.__name__}: stored data does not load: {exc}") from exc
+
+    plan = compiled(cls)
+    # The compiled path first, Schematics for whatever it gives up on; Schematics alone without a plan.
+    load, dump = (slow_load, slow_dump) if plan is None else plan.guarded(slow_load, slow_dump)
 
     def set_field(obj: Any, name: str, value: Any) -> None:
         setattr(obj, name, value)

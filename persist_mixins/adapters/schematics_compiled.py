@@ -401,6 +401,7 @@ class CompiledModel:
         #: True while :meth:`build` runs (a nested model referring back to this one gets the plan).
         self.building = False
         self.source = ""
+        self._env: dict[str, Any] = {}
 
     def load(self, doc: Mapping[str, Any]) -> Any:
         """``cls(dict(doc), strict=False)``; raises instead of any Schematics error."""
@@ -533,10 +534,46 @@ class CompiledModel:
         ]
         validated += ["    if seen != len(c):", "        raise _Bail", "    return out"]
         export.append("    return doc")
-        self.source = "\n".join([*load, "", *validated, "", *export, ""])
+        # The adapter's entry points: the same load, and validated + export + the commit of dump, each
+        # giving the object to Schematics (``_slow_load`` / ``_slow_dump``) when it gives up.
+        guarded = [
+            "def guarded_load(doc):",
+            "    try:",
+            *("    " + line for line in load[1:]),
+            "    except Exception:",
+            "        pass",
+            "    return _slow_load(doc)",
+            "",
+            "def guarded_dump(obj):",
+            "    if type(obj) is _cls:",
+            "        try:",
+            "            data = validated(obj)",
+            "            doc = export(data)",
+            "        except Exception:",
+            "            pass",
+            "        else:",
+            "            store = obj._data",
+            "            store.valid = data",
+            "            store.converted = {}",
+            "            return doc",
+            "    return _slow_dump(obj)",
+        ]
+        self.source = "\n".join([*load, "", *validated, "", *export, "", *guarded, ""])
+        self._env = env
         exec(compile(self.source, f"<compiled Schematics plan of {self.cls.__qualname__}>", "exec"), env)
         self.load, self.validated, self.export = env["load"], env["validated"], env["export"]  # type: ignore[method-assign]
         self.ok = True
+
+    def guarded(
+        self, slow_load: Callable[[Mapping[str, Any]], Any], slow_dump: Callable[[Any], dict[str, Any]]
+    ) -> tuple[Callable[[Mapping[str, Any]], Any], Callable[[Any], dict[str, Any]]]:
+        """``(load, dump)`` that run this plan and hand whatever it gives up on to ``slow_load`` / ``slow_dump``.
+
+        ``dump`` takes the plan only for instances of the class itself (not of subclasses).
+        """
+        env = dict(self._env, _slow_load=slow_load, _slow_dump=slow_dump)
+        exec(compile(self.source, f"<compiled Schematics plan of {self.cls.__qualname__}>", "exec"), env)
+        return env["guarded_load"], env["guarded_dump"]
 
 
 def _inline_iso(field: Any, convert: str) -> list[str]:

@@ -70,7 +70,6 @@ _LEAVES: dict[type, type | None] = {
     st.DateType: dt.date,
     st.UUIDType: uuid.UUID,
 }
-_COMPOUND = (compound.ListType, compound.DictType, compound.ModelType)
 
 #: Methods Schematics' validate / export / import loops call on a model: overriding one opts out.
 _MODEL_METHODS = (
@@ -176,7 +175,7 @@ def _checks(field: Any) -> tuple[Callable[..., Any], ...] | None:
 class _Field:
     """One field compiled: how to convert, validate and export its values."""
 
-    __slots__ = ("checks", "compound", "convert", "export", "fast", "field", "level", "load", "required", "validate")
+    __slots__ = ("checks", "compound", "export", "fast", "field", "level", "load", "required", "validate")
 
     def __init__(self, field: Any, plans: dict[type, CompiledModel]) -> None:
         self.field = field
@@ -192,7 +191,7 @@ class _Field:
         kind = type(field)
         if kind in _LEAVES:
             self.fast, convert = _leaf_convert(field)
-            self.convert = self.load = self.validate = convert
+            self.load = self.validate = convert
             self.export = _leaf_export(field)
         elif kind is compound.ListType or kind is compound.DictType:
             self._collection(field, plans, kind is compound.ListType)
@@ -284,7 +283,6 @@ class _Field:
                 return out
 
         self.load, self.validate, self.export = load, validate, export
-        self.convert = validate
 
     def _model(self, field: Any, plans: dict[type, CompiledModel]) -> None:
         nested = compiled(field.model_class, plans)
@@ -312,7 +310,6 @@ class _Field:
             return nested.export(nested.values(v))
 
         self.load, self.validate, self.export = load, validate, export
-        self.convert = validate
 
 
 def _leaf_export(field: Any) -> Callable[[Any], Any] | None:
@@ -388,10 +385,11 @@ _new = object.__new__
 class CompiledModel:
     """The compiled plan of one Schematics model class (see the module docstring).
 
-    :meth:`build` writes three functions for the class, with its fields unrolled
-    (``load``, ``validated``, ``export``); until it succeeds the methods of the same
-    names give up (raise :class:`Bail`), so a model that refers back to this one while
-    it is being built, or after it failed to build, is left to Schematics.
+    :meth:`build` writes the class's functions with its fields unrolled (``load``,
+    ``validated``, ``export``; :meth:`guarded` makes the adapter's from the same source);
+    until it succeeds the methods of the same names give up (raise :class:`Bail`), so a
+    model that refers back to this one while it is being built, or after it failed to
+    build, is left to Schematics.
     """
 
     def __init__(self, cls: Any) -> None:

@@ -412,3 +412,156 @@ def test_a_live_connection_with_pending_notifications_is_kept(pg_conn: Any) -> N
         assert closed_by_server(conn) is True
     finally:
         conn.close()
+
+
+# -- connections kept between operations (pools built from URLs) -----------------------------------
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_burst_beyond_the_pool_size_never_starves(
+    flavour: str, pg_conn: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many more concurrent operations than connections (a pool built from a URL keeps connections
+    between operations): every operation gets one, none waits out the pool's wait."""
+    from persist_mixins.backends.postgres import driver_psycopg
+
+    monkeypatch.setattr(driver_psycopg, "POOL_TIMEOUT", 3.0)  # a starved operation fails fast
+    faults = Faults(flavour, pg_conn)
+    try:
+        Row = faults.model(await faults.source())
+        await faults.run(Row.create_table())
+        workers, rounds = 30, 10
+        if flavour == "sync":
+            errors: list[BaseException] = []
+
+            def work(w: int) -> None:
+                try:
+                    for r in range(rounds):
+                        Row(f"{w}-{r}", r).set()
+                        assert Row.match_for_pk(f"{w}-{r}").n == r
+                except BaseException as exc:  # noqa: BLE001 - collected
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+        else:
+
+            async def awork(w: int) -> None:
+                for r in range(rounds):
+                    await Row(f"{w}-{r}", r).set()
+                    assert (await Row.match_for_pk(f"{w}-{r}")).n == r
+
+            await asyncio.gather(*(awork(w) for w in range(workers)))
+        assert await faults.run(Row.count()) == workers * rounds
+        assert len(faults.sessions()) <= 10
+    finally:
+        await faults.close()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_close_ends_the_connections_kept_between_operations(flavour: str, pg_conn: Any) -> None:
+    """close() closes every connection of a pool built from a URL, those kept for the next operation too."""
+    faults = Faults(flavour, pg_conn)
+    try:
+        Row = faults.model(await faults.source())
+        await faults.run(Row.create_table())
+        if flavour == "sync":
+            barrier = threading.Barrier(5)
+
+            def hold() -> None:
+                with Row.transaction():
+                    Row.count()
+                    barrier.wait()
+
+            threads = [threading.Thread(target=hold) for _ in range(5)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert len(faults.sessions()) == 5  # kept, idle
+            persist_mixins.close()
+        else:
+
+            async def ahold() -> None:
+                async with Row.transaction():
+                    await Row.count()
+                    await asyncio.sleep(0.1)
+
+            await asyncio.gather(*(ahold() for _ in range(5)))
+            assert len(faults.sessions()) == 5
+            await persist_mixins.asyncio.close()
+        deadline = time.monotonic() + 5
+        while faults.sessions() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert faults.sessions() == []
+        assert await faults.run(Row.count()) == 0  # a new pool, on the next operation
+    finally:
+        await faults.close()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_connection_left_in_a_transaction_is_not_kept(flavour: str, pg_conn: Any) -> None:
+    """A connection released while still inside a transaction goes back to the pool (which rolls it back),
+    never to the next operation: no statement of the next operation runs in someone else's transaction."""
+    from persist_mixins.backends.postgres.driver_psycopg import AsyncPgDriver, PgDriver
+    from persist_mixins.connections import async_driver, sync_driver
+
+    faults = Faults(flavour, pg_conn)
+    try:
+        Row = faults.model(await faults.source())
+        await faults.run(Row.create_table())
+        if flavour == "sync":
+            driver: Any = sync_driver(Row)
+            assert isinstance(driver, PgDriver)
+            conn = driver.acquire()
+            conn.execute(f"INSERT INTO \"{Row.__table__}\" (id, n) VALUES ('ghost', 1)")  # autocommit: written
+            conn.execute("BEGIN")
+            conn.execute(f"INSERT INTO \"{Row.__table__}\" (id, n) VALUES ('open', 1)")
+            driver.release(conn)
+        else:
+            driver = async_driver(Row)
+            assert isinstance(driver, AsyncPgDriver)
+            conn = await driver.acquire()
+            await conn.execute(f"INSERT INTO \"{Row.__table__}\" (id, n) VALUES ('ghost', 1)")
+            await conn.execute("BEGIN")
+            await conn.execute(f"INSERT INTO \"{Row.__table__}\" (id, n) VALUES ('open', 1)")
+            await driver.release(conn)
+        assert await faults.run(Row("next", 2).set()) is not None
+        ids = sorted(r[0] for r in pg_conn.execute(f'SELECT id FROM "{Row.__table__}"').fetchall())
+        assert ids == ["ghost", "next"]  # the open transaction was rolled back, "next" committed
+    finally:
+        faults.terminate_all()  # were a transaction left open, dropping the table would wait for it
+        await faults.close()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_a_long_stream_and_writes_interleave_on_one_connection(flavour: str, pg_conn: Any) -> None:
+    """Inside a transaction block, a stream read in batches (a server-side cursor) and writes in the
+    loop body share one connection (and the library's one cursor on it): every row arrives once, intact."""
+    faults = Faults(flavour, pg_conn)
+    try:
+        Row = faults.model(await faults.source())
+        await faults.run(Row.create_table())
+        total = 2500  # more than one FETCH batch
+        await faults.run(Row.set_many([Row(f"r{i:05d}", i) for i in range(total)]))
+        seen: list[tuple[str, int]] = []
+        if flavour == "sync":
+            with Row.transaction():
+                for obj in Row.filter(n__gte=0).order_by("id"):
+                    seen.append((obj.id, obj.n))
+                    if obj.n % 100 == 0:
+                        Row(f"w{obj.n:05d}", -1).set()
+        else:
+            async with Row.transaction():
+                async for obj in Row.filter(n__gte=0).order_by("id"):
+                    seen.append((obj.id, obj.n))
+                    if obj.n % 100 == 0:
+                        await Row(f"w{obj.n:05d}", -1).set()
+        assert seen == [(f"r{i:05d}", i) for i in range(total)]
+        assert await faults.run(Row.count(n=-1)) == total // 100
+    finally:
+        await faults.close()

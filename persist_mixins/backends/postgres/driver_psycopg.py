@@ -51,6 +51,10 @@ POOL_MIN, POOL_MAX, POOL_TIMEOUT = 1, 10, 10.0
 #: this process's connections from the pool is in use); the rest of the pool's wait follows
 #: only if it does.
 FIRST_WAIT = 0.5
+#: Seconds a connection of a pool built from a URL may stay out of the pool between the
+#: library's operations (kept for the next one) before its next release gives it back, so
+#: that psycopg_pool's own upkeep (``max_lifetime``, resets) still reaches it.
+KEEP_FOR = 60.0
 
 
 def reply(cur: Any, command: Sql) -> Any:
@@ -178,13 +182,32 @@ async def aclosed_by_server(conn: Any) -> bool:
 
 
 class _PoolState:
-    """What every driver over one pool shares: this process's checkouts, and the last probe of the server."""
+    """What every driver over one pool shares: checkouts, kept connections, the last probe of the server.
 
-    __slots__ = ("__weakref__", "alock", "at", "lock", "out", "refused")
+    A pool built from a URL is the library's alone (``keep``): a connection its operation
+    is done with is kept, idle, for the next operation instead of going back through
+    psycopg_pool (whose checkout and return cost more than a short query on a local
+    server), unless an operation is waiting for a connection from the pool, the
+    connection has been out for :data:`KEEP_FOR` seconds, or the pool is closing.  Kept
+    connections are taken most recent first; one idle for longer than the pool's
+    ``max_idle`` goes back at the next release, so that the pool can shrink.
+    """
+
+    __slots__ = (
+        "__weakref__", "alock", "at", "closing", "hot", "keep", "left", "lock", "max_idle", "out", "probing",
+        "refused", "waiting",
+    )  # fmt: skip
 
     def __init__(self) -> None:
-        self.out: set[int] = set()  # id() of each connection checked out through a driver, now
-        self.lock = threading.Lock()
+        self.out: set[int] = set()  # id() of each connection in use by an operation, now
+        self.keep = False  # the pool is the library's own (built from a URL)
+        self.hot: list[tuple[Any, float]] = []  # kept idle connections, and when each was released
+        self.left: dict[int, float] = {}  # id() of each connection out of the pool -> when it left
+        self.waiting = 0  # operations waiting for a connection from the pool itself
+        self.closing = False
+        self.max_idle = 600.0
+        self.lock = threading.Lock()  # guards hot / left / waiting / closing (never held across I/O)
+        self.probing = threading.Lock()
         self.alock: asyncio.Lock | None = None  # made in the pool's event loop, on first use
         self.at = -math.inf  # when the server was last probed
         self.refused: Exception | None = None  # what it answered then (None: a connection was made)
@@ -192,6 +215,52 @@ class _PoolState:
     def fresh(self) -> bool:
         """True when the last probe is recent enough to stand for the server's state now."""
         return time.monotonic() - self.at < FIRST_WAIT
+
+    def take(self) -> Any:
+        """A kept connection (most recent first), or None after counting the caller as waiting for the pool."""
+        with self.lock:
+            if self.hot:
+                return self.hot.pop()[0]
+            self.waiting += 1
+            return None
+
+    def stop_waiting(self) -> None:
+        """The caller got its connection from the pool (or gave up)."""
+        with self.lock:
+            self.waiting -= 1
+
+    def keep_or_return(self, conn: Any) -> tuple[bool, Any]:
+        """Keep ``conn`` for the next operation if it may be; and a connection idle for too long, to give back.
+
+        Returns:
+            ``(kept, stale)``: whether ``conn`` was kept; a kept connection that has idled past the
+            pool's ``max_idle`` (or None), which the caller gives back to the pool.
+        """
+        key = id(conn)
+        if conn.pgconn.transaction_status != TransactionStatus.IDLE:  # broken, or left mid-transaction
+            with self.lock:
+                self.left.pop(key, None)
+            return False, None
+        now = time.monotonic()
+        with self.lock:
+            if self.waiting or self.closing or now - self.left.get(key, now) > KEEP_FOR:
+                self.left.pop(key, None)
+                return False, None
+            self.hot.append((conn, now))
+            if len(self.hot) > 1 and now - self.hot[0][1] > self.max_idle:
+                stale = self.hot.pop(0)[0]
+                self.left.pop(id(stale), None)
+                return True, stale
+            return True, None
+
+    def drain(self) -> list[Any]:
+        """Stop keeping connections; the kept ones, to give back before the pool closes."""
+        with self.lock:
+            self.closing = True
+            kept = [conn for conn, _ in self.hot]
+            self.hot.clear()
+            self.left.clear()
+        return kept
 
 
 _states: weakref.WeakKeyDictionary[Any, _PoolState] = weakref.WeakKeyDictionary()
@@ -221,6 +290,19 @@ def _busy(model: str, url: str, pool: Any, exc: Exception) -> PoolTimeoutError:
         f"{model}: no connection to PostgreSQL at {url} came free within the pool's wait "
         f"({pool.timeout:g} s; the pool holds at most {pool.max_size}, all in use): {exc}"
     )
+
+
+def _cursor(conn: Any) -> Any:
+    """The cursor the library reuses on one of its own pooled connections (made on first use).
+
+    Statements on such a connection run one at a time, by one operation, and each reply
+    is read in full before the next statement: one cursor serves them all, which spares
+    psycopg building a cursor per statement.  It holds the last result until the next one.
+    """
+    cur = conn.__dict__.get("_persist_mixins_cursor")
+    if cur is None:
+        cur = conn._persist_mixins_cursor = conn.cursor()
+    return cur
 
 
 class _Base:
@@ -268,10 +350,31 @@ class PgDriver(_Base):
         """
         if not self.pooled:
             return self.source
+        state = self.state
+        assert state is not None
+        if not state.keep:
+            try:
+                return self._checkout(self._first_wait())
+            except psycopg_pool.PoolTimeout:
+                return self._wait()
+        while True:
+            conn = state.take()
+            if conn is None:
+                break
+            if not closed_by_server(conn):
+                state.out.add(id(conn))
+                return conn
+            state.left.pop(id(conn), None)
+            self.source.putconn(conn)  # closed: the pool discards it and opens another
         try:
-            return self._checkout(self._first_wait())
-        except psycopg_pool.PoolTimeout:
-            return self._wait()
+            try:
+                conn = self._checkout(self._first_wait())
+            except psycopg_pool.PoolTimeout:
+                conn = self._wait()
+        finally:
+            state.stop_waiting()
+        state.left[id(conn)] = time.monotonic()
+        return conn
 
     def _checkout(self, timeout: float) -> Any:
         """A connection the server has not closed, within ``timeout`` seconds (PoolTimeout)."""
@@ -293,7 +396,7 @@ class PgDriver(_Base):
         started = time.monotonic()
         budget = pool.timeout - self._first_wait()
         if not state.out:  # nothing of ours is in use, yet no connection: is the server there?
-            with state.lock:  # one probe at a time per pool; the others take its answer
+            with state.probing:  # one probe at a time per pool; the others take its answer
                 if not state.fresh():
                     state.refused = self._probe(budget)
                     state.at = time.monotonic()
@@ -315,16 +418,26 @@ class PgDriver(_Base):
         return None
 
     def release(self, conn: Any) -> None:
-        """Return a pooled connection (a broken one is discarded by the pool)."""
-        if self.pooled:
-            self.state.out.discard(id(conn))  # type: ignore[union-attr]
-            self.source.putconn(conn)
+        """Keep the connection for the next operation, or return it to the pool (which discards a broken one)."""
+        if not self.pooled:
+            return
+        state = self.state
+        assert state is not None
+        state.out.discard(id(conn))
+        if state.keep:
+            kept, stale = state.keep_or_return(conn)
+            if stale is not None:
+                self.source.putconn(stale)
+            if kept:
+                return
+        self.source.putconn(conn)
 
     def execute(self, conn: Any, command: Sql | Copy) -> Any:
         """Send one statement, or COPY rows in (the reply is then how many)."""
         try:
             if isinstance(command, Sql):
-                return reply(conn.execute(command.text, command.params or None), command)
+                on = _cursor(conn) if self.state is not None and self.state.keep else conn
+                return reply(on.execute(command.text, command.params or None), command)
             with conn.cursor() as cur, cur.copy(_copy_sql(command)) as cp:
                 for row in command.rows:
                     cp.write_row(row)
@@ -354,14 +467,35 @@ class AsyncPgDriver(_Base):
         """
         if not self.pooled:
             return self.source
-        pool = self.source
-        if pool.closed and id(pool) in _opening:
-            await pool.open()
-            _opening.discard(id(pool))
+        state = self.state
+        assert state is not None
+        if not state.keep:
+            try:
+                return await self._checkout(self._first_wait())
+            except psycopg_pool.PoolTimeout:
+                return await self._wait()
+        while True:
+            conn = state.take()
+            if conn is None:
+                break
+            if not await aclosed_by_server(conn):
+                state.out.add(id(conn))
+                return conn
+            state.left.pop(id(conn), None)
+            await self.source.putconn(conn)  # closed: the pool discards it and opens another
         try:
-            return await self._checkout(self._first_wait())
-        except psycopg_pool.PoolTimeout:
-            return await self._wait()
+            pool = self.source
+            if pool.closed and id(pool) in _opening:
+                await pool.open()
+                _opening.discard(id(pool))
+            try:
+                conn = await self._checkout(self._first_wait())
+            except psycopg_pool.PoolTimeout:
+                conn = await self._wait()
+        finally:
+            state.stop_waiting()
+        state.left[id(conn)] = time.monotonic()
+        return conn
 
     async def _checkout(self, timeout: float) -> Any:
         """A connection the server has not closed, within ``timeout`` seconds (PoolTimeout)."""
@@ -407,16 +541,26 @@ class AsyncPgDriver(_Base):
         return None
 
     async def release(self, conn: Any) -> None:
-        """Return a pooled connection (a broken one is discarded by the pool)."""
-        if self.pooled:
-            self.state.out.discard(id(conn))  # type: ignore[union-attr]
-            await self.source.putconn(conn)
+        """Keep the connection for the next operation, or return it to the pool (which discards a broken one)."""
+        if not self.pooled:
+            return
+        state = self.state
+        assert state is not None
+        state.out.discard(id(conn))
+        if state.keep:
+            kept, stale = state.keep_or_return(conn)
+            if stale is not None:
+                await self.source.putconn(stale)
+            if kept:
+                return
+        await self.source.putconn(conn)
 
     async def execute(self, conn: Any, command: Sql | Copy) -> Any:
         """Send one statement, or COPY rows in (the reply is then how many)."""
         try:
             if isinstance(command, Sql):
-                return await areply(await conn.execute(command.text, command.params or None), command)
+                on = _cursor(conn) if self.state is not None and self.state.keep else conn
+                return await areply(await on.execute(command.text, command.params or None), command)
             async with conn.cursor() as cur, cur.copy(_copy_sql(command)) as cp:
                 for row in command.rows:
                     await cp.write_row(row)
@@ -458,10 +602,14 @@ class PgFactory:
             "min_size": POOL_MIN, "max_size": POOL_MAX, "timeout": POOL_TIMEOUT,
             "kwargs": {"autocommit": True}, "name": "persist_mixins",
         }  # fmt: skip
+        pool: Any
         if flavour == "sync":
-            return psycopg_pool.ConnectionPool(url, open=True, configure=_configure, **options)
-        pool = psycopg_pool.AsyncConnectionPool(url, open=False, configure=_aconfigure, **options)
-        _opening.add(id(pool))
+            pool = psycopg_pool.ConnectionPool(url, open=True, configure=_configure, **options)
+        else:
+            pool = psycopg_pool.AsyncConnectionPool(url, open=False, configure=_aconfigure, **options)
+            _opening.add(id(pool))
+        state = _state_of(pool)
+        state.keep, state.max_idle = True, float(pool.max_idle)  # the library's own pool: see _PoolState
         return pool
 
     def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:
@@ -493,12 +641,16 @@ class PgFactory:
         )
 
     def close(self, client: Any) -> None:
-        """Close a sync pool."""
+        """Close a sync pool (the connections kept between operations go back first)."""
+        for conn in _state_of(client).drain():
+            client.putconn(conn)
         client.close()
 
     async def aclose(self, client: Any) -> None:
         """Close an asyncio pool (never opened ones included)."""
         _opening.discard(id(client))
+        for conn in _state_of(client).drain():
+            await client.putconn(conn)
         if not client.closed:
             await client.close()
 

@@ -171,11 +171,18 @@ class _RunState:
     def __init__(self, owned: bool, implicit: bool) -> None:
         self.owned = owned
         self.implicit = implicit
-        self.steps = Steps()
+        self.steps: Steps | None = None  # made by the first Begin: most runs send none
+
+
+def _steps(link: Link) -> Steps:
+    state = link.state
+    if state.steps is None:
+        state.steps = Steps()
+    return state.steps  # type: ignore[no-any-return]
 
 
 def _begin(link: Link, command: Begin) -> Ops[int]:
-    driver, steps = link.driver, link.state.steps
+    driver, steps = link.driver, _steps(link)
     sql = steps.begin(driver.in_transaction(link.conn), command.read_only)
     if sql is not None:
         yield Io(driver.execute, (link.conn, Sql(sql)))
@@ -183,7 +190,7 @@ def _begin(link: Link, command: Begin) -> Ops[int]:
 
 
 def _commit(link: Link, command: Commit) -> Ops[None]:
-    for sql in link.state.steps.commit(command.token):
+    for sql in _steps(link).commit(command.token):
         status = yield Io(link.driver.execute, (link.conn, Sql(sql, (), "status")))
         if sql == "COMMIT" and status == "ROLLBACK":
             raise rolled_back_error(link.driver.model)
@@ -211,7 +218,7 @@ class PgSession:
         """Roll back what the run left open, end an implicit transaction, give the connection back."""
         state, driver, conn = link.state, link.driver, link.conn
         try:
-            for sql in state.steps.rollback():
+            for sql in state.steps.rollback() if state.steps is not None else ():
                 try:
                     yield Io(driver.execute, (conn, Sql(sql)))
                 except Exception:  # noqa: BLE001 - the connection may be gone; the pool discards it

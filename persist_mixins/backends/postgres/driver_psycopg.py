@@ -478,7 +478,7 @@ class AsyncPgDriver(_Base):
             conn = state.take()
             if conn is None:
                 break
-            if not await aclosed_by_server(conn):
+            if quiet(conn) or not await aclosed_by_server(conn):  # quiet: no coroutine on the common path
                 state.out.add(id(conn))
                 return conn
             state.left.pop(id(conn), None)

@@ -14,11 +14,13 @@ from .config import configure
 from .connections import close
 from .errors import *  # noqa: F403 - every error class
 from .errors import __all__ as _errors
+from .lookups import Q
 from .mixins import PersistMixin, Query
 from .mixins_async import AsyncPersistMixin, AsyncQuery
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncPersistMixin", "AsyncQuery", "PersistMixin", "Query", "__version__", "close", "configure", *_errors, *_mixins,
+    "AsyncPersistMixin", "AsyncQuery", "PersistMixin", "Q", "Query", "__version__", "close", "configure",
+    *_errors, *_mixins,
 ]  # fmt: skip

@@ -16,10 +16,12 @@ from .config import configure
 from .connections import aclose
 from .errors import *  # noqa: F403 - every error class
 from .errors import __all__ as _errors
+from .lookups import Q
 from .mixins_async import AsyncPersistMixin, AsyncQuery
 
 __all__ = [
-    "AsyncPersistMixin", "AsyncQuery", "PersistMixin", "Query", "__version__", "close", "configure", *_errors, *_mixins,
+    "AsyncPersistMixin", "AsyncQuery", "PersistMixin", "Q", "Query", "__version__", "close", "configure",
+    *_errors, *_mixins,
 ]  # fmt: skip
 
 #: The names the sync module uses, so that switching flavour is switching one import.

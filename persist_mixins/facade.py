@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .backend import Backend, Plans
 from .binding import check_class, spec_of
+from .lookups import Q
 from .query import QueryState
 from .run import Plan
 
@@ -38,8 +39,12 @@ class ModelBase:
         check_class(cls)
 
     @classmethod
-    def _where(cls, lookups: dict[str, Any]) -> QueryState:
-        return QueryState().where(spec_of(cls), lookups)
+    def _where(cls, lookups: dict[str, Any], qs: tuple[Q, ...] = ()) -> QueryState:
+        return QueryState().where(spec_of(cls), lookups, qs)
+
+    @classmethod
+    def _without(cls, lookups: dict[str, Any], qs: tuple[Q, ...]) -> QueryState:
+        return QueryState().excluding(spec_of(cls), lookups, qs)
 
     def __key_pattern__(self, *parts: Any) -> str:
         """``{prefix}:part:part``: redis-schematics' key builder, for models that build a ``__set_key__`` with it."""
@@ -76,9 +81,16 @@ class QueryBase(Generic[M]):
     def _derive(self, state: QueryState) -> Self:
         return type(self)(self._model, state)
 
-    def filter(self, **lookups: Any) -> Self:
-        """Narrow the query with more lookups (AND); raises InvalidLookup on a bad one."""
-        return self._derive(self._state.where(spec_of(self._model), lookups))
+    def filter(self, *qs: Q, **lookups: Any) -> Self:
+        """Narrow the query with more lookups and ``Q`` objects (AND); raises InvalidLookup on a bad one."""
+        return self._derive(self._state.where(spec_of(self._model), lookups, qs))
+
+    def exclude(self, *qs: Q, **lookups: Any) -> Self:
+        """Drop the objects matching all the lookups and ``Q`` objects given; raises InvalidLookup on a bad one.
+
+        The complement, as in Django: ``exclude(flavour="mint")`` keeps objects whose flavour is None.
+        """
+        return self._derive(self._state.excluding(spec_of(self._model), lookups, qs))
 
     def order_by(self, *fields: str) -> Self:
         """Order by fields, ``'-field'`` for descending; None sorts last (first when descending)."""

@@ -21,8 +21,8 @@ from .errors import InvalidLookup
 from .spec import FieldSpec, ModelSpec
 
 __all__ = [
-    "OPERATORS", "Condition", "evaluate", "matches", "parse_lookups",
-    "resolve_path", "value_at",
+    "OPERATORS", "And", "Condition", "Node", "Not", "Or", "Q", "evaluate", "evaluate_node", "matches",
+    "parse_lookups", "resolve_path", "value_at",
 ]  # fmt: skip
 
 #: Every operator, with its aliases mapped to the canonical name.
@@ -66,6 +66,123 @@ class Condition:
     def field(self) -> str:
         """The top-level field the condition is on."""
         return self.path[0]
+
+
+@dataclass(frozen=True)
+class And:
+    """Every term holds (a parsed ``Q(a=1) & Q(b=2)``)."""
+
+    terms: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one term holds (a parsed ``Q(a=1) | Q(b=2)``)."""
+
+    terms: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    """The term does not hold (a parsed ``~Q(a=1)``, or ``exclude(a=1)``).
+
+    The complement of the term's matches: an object whose value is None matches
+    ``Not(x > 1)`` and ``exclude(x=1)``, as in Django, because None never satisfies the
+    comparison itself.
+    """
+
+    term: Node
+
+
+#: A parsed boolean expression of conditions.
+Node = Condition | And | Or | Not
+
+
+class Q:
+    """Lookups to combine with ``|`` (or), ``&`` (and) and ``~`` (not), then give to ``filter()`` or ``exclude()``.
+
+    ``Q(flavour="mint") | Q(amount_kg__gte=30)``.  A ``Q`` belongs to no model: its
+    lookups are parsed, and unknown fields refused with
+    :class:`~persist_mixins.errors.InvalidLookup`, when a model's ``filter()``,
+    ``exclude()``, ``count()`` or ``match()`` receives it, before any I/O.
+    Several lookups in one ``Q`` must all hold.  An empty ``Q()`` adds no condition.
+    """
+
+    __slots__ = ("children", "connector", "negated")
+
+    def __init__(self, *children: Q, **lookups: Any) -> None:
+        """Make a ``Q`` that holds when every child ``Q`` and every lookup holds."""
+        for child in children:
+            if not isinstance(child, Q):
+                raise InvalidLookup(f"Q() takes Q objects and keyword lookups, not {child!r}")
+        self.children: tuple[Q | tuple[str, Any], ...] = (*children, *lookups.items())
+        self.connector = "AND"
+        self.negated = False
+
+    @classmethod
+    def _node(cls, connector: str, children: tuple[Q | tuple[str, Any], ...], negated: bool = False) -> Q:
+        q = cls()
+        q.children, q.connector, q.negated = children, connector, negated
+        return q
+
+    def _combine(self, other: Q, connector: str) -> Q:
+        if not other.children:
+            return self
+        if not self.children:
+            return other
+        return Q._node(connector, (self, other))
+
+    def __or__(self, other: Q) -> Q:
+        """Either side holds."""
+        if not isinstance(other, Q):
+            return NotImplemented
+        return self._combine(other, "OR")
+
+    def __and__(self, other: Q) -> Q:
+        """Both sides hold."""
+        if not isinstance(other, Q):
+            return NotImplemented
+        return self._combine(other, "AND")
+
+    def __invert__(self) -> Q:
+        """The opposite: every object the ``Q`` does not match."""
+        return Q._node(self.connector, self.children, not self.negated)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Q):
+            return NotImplemented
+        return (self.children, self.connector, self.negated) == (other.children, other.connector, other.negated)
+
+    def __hash__(self) -> int:
+        return hash((self.connector, self.negated, len(self.children)))
+
+    def __repr__(self) -> str:
+        parts = [repr(c) if isinstance(c, Q) else f"{c[0]}={c[1]!r}" for c in self.children]
+        text = f"({f' {self.connector} '.join(parts)})"
+        return f"~Q{text}" if self.negated else f"Q{text}"
+
+    def resolve(self, spec: ModelSpec[Any]) -> Node | None:
+        """Parse the lookups against a model: the expression, or None when the ``Q`` is empty.
+
+        Raises:
+            InvalidLookup: a lookup names an unknown field or operator, or has a bad value.
+        """
+        terms: list[Node] = []
+        for child in self.children:
+            if isinstance(child, Q):
+                node = child.resolve(spec)
+                if node is None:
+                    continue
+            else:
+                node = _parse_one(spec, child[0], child[1])
+            kind = And if self.connector == "AND" else Or
+            terms.extend(node.terms if isinstance(node, kind) else (node,))  # flatten a | (b | c)
+        if not terms:
+            return None
+        result: Node = terms[0] if len(terms) == 1 else (And if self.connector == "AND" else Or)(tuple(terms))
+        if self.negated:
+            return result.term if isinstance(result, Not) else Not(result)
+        return result
 
 
 def resolve_path(spec: ModelSpec[Any], parts: list[str], lookup: str) -> tuple[tuple[str, ...], FieldSpec | None]:
@@ -279,6 +396,24 @@ def evaluate(spec: ModelSpec[Any], cond: Condition, obj: Any) -> bool:
         ) from exc
 
 
-def matches(spec: ModelSpec[Any], conditions: tuple[Condition, ...], obj: Any) -> bool:
-    """Tell whether every condition holds for ``obj``."""
-    return all(evaluate(spec, cond, obj) for cond in conditions)
+def evaluate_node(spec: ModelSpec[Any], node: Node, obj: Any) -> bool:
+    """Tell whether a condition or an ``And`` / ``Or`` / ``Not`` expression holds for ``obj``.
+
+    This is the reference every backend's native compilation agrees with: a condition is
+    true or false (None never satisfies a comparison), and ``Not`` is its exact complement.
+    """
+    if isinstance(node, Condition):
+        return evaluate(spec, node, obj)
+    if isinstance(node, And):
+        return all(evaluate_node(spec, t, obj) for t in node.terms)
+    if isinstance(node, Or):
+        return any(evaluate_node(spec, t, obj) for t in node.terms)
+    return not evaluate_node(spec, node.term, obj)
+
+
+def matches(spec: ModelSpec[Any], conditions: tuple[Node, ...], obj: Any) -> bool:
+    """Tell whether every condition (or expression) holds for ``obj``."""
+    return all(
+        evaluate(spec, cond, obj) if isinstance(cond, Condition) else evaluate_node(spec, cond, obj)
+        for cond in conditions
+    )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from .binding import spec_of
 from .connections import sync_route as route
 from .facade import ModelBase, QueryBase
+from .lookups import Q
 from .run import Plan, collect, iter_sync, run_sync
 from .spec import Expiry
 
@@ -198,7 +199,7 @@ class PersistMixin(ModelBase):
 
     # -- class methods ----------------------------------------------------
     @classmethod
-    def match(cls, **lookups: Any) -> Self:
+    def match(cls, *qs: Q, **lookups: Any) -> Self:
         """Return the one stored object matching every lookup.
 
         Lookups that pin the pk are read by key; every other lookup is still checked.
@@ -208,7 +209,7 @@ class PersistMixin(ModelBase):
             MultipleFound: more than one object matches.
             InvalidLookup: a lookup names an unknown field or operator.
         """
-        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        state = cls._where(lookups, qs)  # InvalidLookup before a driver (a pool) is even built
         return run_sync(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), state))
 
     @classmethod
@@ -223,9 +224,17 @@ class PersistMixin(ModelBase):
         return run_sync(route(cls), cls.__persist_backend__.plans.match_for_values(spec_of(cls), state))
 
     @classmethod
-    def filter(cls, **lookups: Any) -> Query[Self]:
+    def filter(cls, *qs: Q, **lookups: Any) -> Query[Self]:
         """A lazy query of the objects matching every lookup."""
-        return Query(cls, cls._where(lookups))
+        return Query(cls, cls._where(lookups, qs))
+
+    @classmethod
+    def exclude(cls, *qs: Q, **lookups: Any) -> Query[Self]:
+        """A lazy query of the objects not matching the lookups and ``Q`` objects (all of them together).
+
+        The complement, as in Django: ``exclude(flavour="mint")`` keeps objects whose flavour is None.
+        """
+        return Query(cls, cls._without(lookups, qs))
 
     @classmethod
     def all(cls) -> Query[Self]:
@@ -233,9 +242,9 @@ class PersistMixin(ModelBase):
         return Query(cls)
 
     @classmethod
-    def count(cls, **lookups: Any) -> int:
+    def count(cls, *qs: Q, **lookups: Any) -> int:
         """How many stored objects match the lookups (all of them without lookups)."""
-        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        state = cls._where(lookups, qs)  # InvalidLookup before a driver (a pool) is even built
         return run_sync(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), state))
 
     @classmethod
@@ -261,6 +270,6 @@ class PersistMixin(ModelBase):
         return cls.all().delete()
 
     @classmethod
-    def delete_filter(cls, **lookups: Any) -> int:
+    def delete_filter(cls, *qs: Q, **lookups: Any) -> int:
         """Delete the stored objects matching the lookups; return how many (redis-schematics' name)."""
-        return cls.filter(**lookups).delete()
+        return cls.filter(*qs, **lookups).delete()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .binding import spec_of
 from .connections import async_route as route
 from .facade import ModelBase, QueryBase
+from .lookups import Q
 from .run import Plan, collect, iter_async, run_async
 from .spec import Expiry
 
@@ -129,9 +130,9 @@ class AsyncPersistMixin(ModelBase):
         return await run_async(route(cls), cls.__persist_backend__.plans.ttl(spec_of(cls), self))
 
     @classmethod
-    async def match(cls, **lookups: Any) -> Self:
+    async def match(cls, *qs: Q, **lookups: Any) -> Self:
         """Return the one stored object matching every lookup (NotFound / MultipleFound otherwise)."""
-        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        state = cls._where(lookups, qs)  # InvalidLookup before a driver (a pool) is even built
         return await run_async(route(cls), cls.__persist_backend__.plans.match(spec_of(cls), state))
 
     @classmethod
@@ -147,9 +148,17 @@ class AsyncPersistMixin(ModelBase):
         return await run_async(route(cls), plans.match_for_values(spec_of(cls), state))
 
     @classmethod
-    def filter(cls, **lookups: Any) -> AsyncQuery[Self]:
+    def filter(cls, *qs: Q, **lookups: Any) -> AsyncQuery[Self]:
         """A lazy query of the objects matching every lookup (not a coroutine)."""
-        return AsyncQuery(cls, cls._where(lookups))
+        return AsyncQuery(cls, cls._where(lookups, qs))
+
+    @classmethod
+    def exclude(cls, *qs: Q, **lookups: Any) -> AsyncQuery[Self]:
+        """A lazy query of the objects not matching the lookups and ``Q`` objects (all of them together).
+
+        The complement, as in Django: ``exclude(flavour="mint")`` keeps objects whose flavour is None.
+        """
+        return AsyncQuery(cls, cls._without(lookups, qs))
 
     @classmethod
     def all(cls) -> AsyncQuery[Self]:
@@ -157,9 +166,9 @@ class AsyncPersistMixin(ModelBase):
         return AsyncQuery(cls)
 
     @classmethod
-    async def count(cls, **lookups: Any) -> int:
+    async def count(cls, *qs: Q, **lookups: Any) -> int:
         """How many stored objects match the lookups (all of them without lookups)."""
-        state = cls._where(lookups)  # InvalidLookup before a driver (a pool) is even built
+        state = cls._where(lookups, qs)  # InvalidLookup before a driver (a pool) is even built
         return await run_async(route(cls), cls.__persist_backend__.plans.count(spec_of(cls), state))
 
     @classmethod
@@ -179,6 +188,6 @@ class AsyncPersistMixin(ModelBase):
         return await cls.all().delete()
 
     @classmethod
-    async def delete_filter(cls, **lookups: Any) -> int:
+    async def delete_filter(cls, *qs: Q, **lookups: Any) -> int:
         """Delete the stored objects matching the lookups; return how many (redis-schematics' name)."""
-        return await cls.filter(**lookups).delete()
+        return await cls.filter(*qs, **lookups).delete()

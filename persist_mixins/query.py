@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .errors import InvalidLookup
-from .lookups import Condition, parse_lookups, resolve_path, value_at
+from .lookups import And, Condition, Node, Not, Or, Q, parse_lookups, resolve_path, value_at
 from .spec import ModelSpec
 
 __all__ = ["Ordering", "QueryState", "describe", "sort_objects"]
@@ -29,17 +29,44 @@ class Ordering:
 
 @dataclass(frozen=True)
 class QueryState:
-    """The parts of a lazy query: conditions, ordering, offset and limit."""
+    """The parts of a lazy query: conditions, ordering, offset and limit.
+
+    ``conditions`` are plain lookups that must all hold (what indexes can serve);
+    ``tree`` holds the ``Or`` / ``Not`` / ``And`` expressions of ``Q`` objects and
+    ``exclude()``, which must all hold too.
+    """
 
     conditions: tuple[Condition, ...] = ()
     ordering: tuple[Ordering, ...] = ()
     offset: int = 0
     limit: int | None = None
+    tree: tuple[Node, ...] = ()
 
-    def where(self, spec: ModelSpec[Any], lookups: Mapping[str, Any]) -> QueryState:
+    @property
+    def terms(self) -> tuple[Node, ...]:
+        """Every condition and expression of the query (all must hold), for evaluating on decoded objects."""
+        return self.conditions + self.tree if self.tree else self.conditions
+
+    def where(self, spec: ModelSpec[Any], lookups: Mapping[str, Any], qs: tuple[Q, ...] = ()) -> QueryState:
         """Add conditions (AND); raises :class:`~persist_mixins.errors.InvalidLookup` on a bad lookup."""
-        # Built directly: dataclasses.replace() costs more than the parse on this hot path.
-        return QueryState(self.conditions + parse_lookups(spec, lookups), self.ordering, self.offset, self.limit)
+        if not qs:
+            # Built directly: dataclasses.replace() costs more than the parse on this hot path.
+            conditions = self.conditions + parse_lookups(spec, lookups)
+            return QueryState(conditions, self.ordering, self.offset, self.limit, self.tree)
+        return self._with(spec, Q(*qs, **lookups))
+
+    def excluding(self, spec: ModelSpec[Any], lookups: Mapping[str, Any], qs: tuple[Q, ...] = ()) -> QueryState:
+        """Add the negation of the lookups and ``Q`` objects (all of them together); InvalidLookup on a bad one."""
+        return self._with(spec, ~Q(*qs, **lookups))
+
+    def _with(self, spec: ModelSpec[Any], q: Q) -> QueryState:
+        node = q.resolve(spec)
+        if node is None:
+            return self
+        terms = node.terms if isinstance(node, And) else (node,)
+        plain = tuple(t for t in terms if isinstance(t, Condition))
+        other = tuple(t for t in terms if not isinstance(t, Condition))
+        return QueryState(self.conditions + plain, self.ordering, self.offset, self.limit, self.tree + other)
 
     def ordered(self, spec: ModelSpec[Any], fields: Iterable[str]) -> QueryState:
         """Replace the ordering with ``'field'`` / ``'-field'`` terms (paths allowed)."""
@@ -112,7 +139,15 @@ def sort_objects(
     return objs
 
 
+def _describe_node(node: Node) -> str:
+    if isinstance(node, Condition):
+        return f"{'__'.join(node.path)}{'' if node.op == 'eq' else '__' + node.op}={node.value!r}"
+    if isinstance(node, Not):
+        return f"~Q({_describe_node(node.term)})"
+    joiner = " | " if isinstance(node, Or) else " & "
+    return "(" + joiner.join(f"Q({_describe_node(t)})" for t in node.terms) + ")"
+
+
 def describe(state: QueryState) -> str:
     """The conditions of a query as the user wrote them, for messages: ``(amount_kg__gte=30, flavour='mint')``."""
-    parts = [f"{'__'.join(c.path)}{'' if c.op == 'eq' else '__' + c.op}={c.value!r}" for c in state.conditions]
-    return "(" + ", ".join(parts) + ")"
+    return "(" + ", ".join(_describe_node(c) for c in state.terms) + ")"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ...errors import InvalidLookup
-from ...lookups import Condition
+from ...lookups import And, Condition, Node, Not
 from ...query import QueryState
 from .schema import EXPIRES, JSON_KINDS, NUMERIC_KINDS, TYPES, Table, as_utc, json_text, quote
 
@@ -181,21 +181,61 @@ def _no_nul(value: str) -> str:
     return value
 
 
-def compile_where(table: Table, conditions: tuple[Condition, ...]) -> tuple[str, list[Any]]:
-    """``WHERE`` text (rows alive, and every condition) and its parameters.
+def _node_shape(node: Node) -> tuple[Any, ...]:
+    if isinstance(node, Condition):
+        return _shape(node)
+    if isinstance(node, Not):
+        return ("not", _node_shape(node.term))
+    return ("and" if isinstance(node, And) else "or", *(_node_shape(t) for t in node.terms))
+
+
+#: An expression's SQL text, and the function that collects its parameters (in placeholder order).
+CompiledNode = tuple[str, Callable[[Any], list[Any]]]
+
+
+def _compile_node(table: Table, node: Node) -> CompiledNode:
+    """SQL for a ``Q`` expression: TRUE exactly when Python's :func:`~persist_mixins.lookups.evaluate_node` is.
+
+    A condition's SQL may be NULL where Python says False; AND and OR keep "TRUE iff
+    true", and NOT is written ``IS NOT TRUE`` so it is the exact complement (a NULL
+    column matches ``exclude(x=1)``, as in Django).
+    """
+    if isinstance(node, Condition):
+        return _compile_one(table, node)
+    if isinstance(node, Not):
+        inner, collect = _compile_node(table, node.term)
+        return f"(({inner}) IS NOT TRUE)", lambda n: collect(n.term)
+    parts = [_compile_node(table, t) for t in node.terms]
+    joiner = " AND " if isinstance(node, And) else " OR "
+    collectors = tuple(p[1] for p in parts)
+
+    def collect_all(n: Any) -> list[Any]:
+        params: list[Any] = []
+        for collect, term in zip(collectors, n.terms, strict=True):
+            params.extend(collect(term))
+        return params
+
+    return "(" + joiner.join(f"({p[0]})" for p in parts) + ")", collect_all
+
+
+def compile_where(
+    table: Table, conditions: tuple[Condition, ...], tree: tuple[Node, ...] = ()
+) -> tuple[str, list[Any]]:
+    """``WHERE`` text (rows alive, every condition and every ``Q`` expression) and its parameters.
 
     The text and parameter collectors are built once per query shape and cached on the table.
     """
-    if not conditions:
+    if not conditions and not tree:
         return ALIVE, []
-    key = ("where", *(_shape(c) for c in conditions))
+    key = ("where", *(_shape(c) for c in conditions), *(("tree", _node_shape(n)) for n in tree))
     compiled = table.sql.get(key)
+    terms: tuple[Node, ...] = conditions + tree if tree else conditions
     if compiled is None:
-        parts = [_compile_one(table, c) for c in conditions]
+        parts = [_compile_one(table, c) for c in conditions] + [_compile_node(table, n) for n in tree]
         compiled = table.sql[key] = (" AND ".join([ALIVE, *(p[0] for p in parts)]), tuple(p[1] for p in parts))
     text, collectors = compiled
     params: list[Any] = []
-    for collect, cond in zip(collectors, conditions, strict=True):
+    for collect, cond in zip(collectors, terms, strict=True):
         params.extend(collect(cond))
     return text, params
 
@@ -228,7 +268,7 @@ def select_sql(
         columns: the select list (default: every field's column).
         cap: read at most this many rows, whatever the query's own limit.
     """
-    where, params = compile_where(table, state.conditions)
+    where, params = compile_where(table, state.conditions, state.tree)
     limit = state.limit if cap is None else (cap if state.limit is None else min(cap, state.limit))
     # The user's own window decides the default pk ordering; the cap only adds a LIMIT.
     key = ("select", where, state.ordering, columns, limit is not None, bool(state.offset), state.limit is not None)
@@ -253,5 +293,5 @@ def count_sql(table: Table, state: QueryState, exists: bool = False) -> tuple[st
     if state.offset or state.limit is not None:
         inner, params = select_sql(table, state, "1")
         return f"SELECT count(*) FROM ({inner}) AS w", params
-    where, params = compile_where(table, state.conditions)
+    where, params = compile_where(table, state.conditions, state.tree)
     return f"SELECT count(*) FROM {table.name} WHERE {where}", params

@@ -17,7 +17,7 @@ from typing import Any
 from ... import pk_plans
 from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, ValidationError
 from ...lookups import _check_value
-from ...query import QueryState
+from ...query import QueryState, describe
 from ...run import EmitMany, Plan
 from ...spec import ModelSpec, expire_ms
 from .commands import Begin, Commit, Copy, Sql
@@ -410,7 +410,10 @@ def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
 
 
 def _describe(state: QueryState) -> str:
-    return ", ".join(f"{'__'.join(c.path)}__{c.op}={c.value!r}" for c in state.conditions) or "(no lookups)"
+    parts = [f"{'__'.join(c.path)}__{c.op}={c.value!r}" for c in state.conditions]
+    if state.tree:
+        parts.append(describe(QueryState(tree=state.tree)))
+    return ", ".join(parts) or "(no lookups)"
 
 
 def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
@@ -432,7 +435,7 @@ def _targets(table: Table, state: QueryState) -> tuple[str, list[Any]]:
     if state.offset or state.limit is not None:
         inner, params = select_sql(table, state, table.qpk)
         return f"{table.qpk} IN ({inner})", params
-    return compile_where(table, state.conditions)
+    return compile_where(table, state.conditions, state.tree)
 
 
 def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ConfigurationError, ValidationError
-from ...lookups import Condition
+from ...lookups import Condition, Node
 from ...spec import ModelSpec
 from .commands import Command
 from .schema import index_key, null_key
@@ -315,10 +315,15 @@ def _pk_text(value: Any) -> str:
 _JSON_NATIVE = {"str", "int", "float", "bool"}
 
 
-def prefilter(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> tuple[Condition, ...]:
+def prefilter(spec: ModelSpec[Any], conditions: tuple[Node, ...]) -> tuple[Condition, ...]:
     """The conditions that can be checked on a decoded JSON document before building a model.
 
-    Only top-level fields whose JSON value equals the Python value qualify; a
-    document without the field (a renamed or aliased key) is never rejected by them.
+    Only plain conditions on top-level fields whose JSON value equals the Python value
+    qualify (``Q`` expressions are checked on the model); a document without the field
+    (a renamed or aliased key) is never rejected by them.
     """
-    return tuple(c for c in conditions if len(c.path) == 1 and c.path[0] in spec.fields and c.kind in _JSON_NATIVE)
+    return tuple(
+        c
+        for c in conditions
+        if isinstance(c, Condition) and len(c.path) == 1 and c.path[0] in spec.fields and c.kind in _JSON_NATIVE
+    )

@@ -21,7 +21,7 @@ from typing import Any, cast
 from ... import pk_plans
 from ...binding import spec_of
 from ...errors import ConfigurationError, InvalidLookup, NotFound, ValidationError
-from ...lookups import Condition, matches
+from ...lookups import Condition, Node, matches
 from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
@@ -221,7 +221,7 @@ def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
     return 0
 
 
-def _scan(spec: ModelSpec[Any], key: str, conditions: tuple[Condition, ...]) -> Plan[None]:
+def _scan(spec: ModelSpec[Any], key: str, conditions: tuple[Node, ...]) -> Plan[None]:
     """Stream ``(field, obj)`` for every object of one hash meeting the conditions, by HSCAN."""
     cursor: Any = 0
     seen: set[Any] = set()
@@ -243,7 +243,7 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(field, obj)`` pairs of a query, honouring ordering, offset and limit."""
     if (yield from by_pk(_fetch_for(state), spec, state)) or state.limit == 0:
         return
-    source = _scan(spec, _state_key(spec, state.conditions), state.conditions)
+    source = _scan(spec, _state_key(spec, state.conditions), state.terms)
     if not state.ordering:
         yield from window(source, state.offset, state.limit)
         return
@@ -260,12 +260,12 @@ def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
 
 def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
-    return (yield from exactly_one(spec, state, _scan(spec, _state_key(spec, state.conditions), state.conditions)))
+    return (yield from exactly_one(spec, state, _scan(spec, _state_key(spec, state.conditions), state.terms)))
 
 
 def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """``count()``: HLEN without conditions, else the matches counted."""
-    if not state.conditions and not state.offset and state.limit is None:
+    if not state.terms and not state.offset and state.limit is None:
         return int((yield Command(("HLEN", _state_key(spec, ())))))
     return len((yield from collect(select_pairs(spec, state))))
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ...errors import ConfigurationError, InvalidLookup, MultipleFound, NotFound
-from ...lookups import Condition, evaluate, matches
+from ...lookups import Condition, Node, evaluate, matches
 from ...query import QueryState, describe, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
@@ -88,7 +88,7 @@ def _scan_keys(
             return
 
 
-def _read(spec: ModelSpec[Any], keys: list[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
+def _read(spec: ModelSpec[Any], keys: list[Any], conditions: tuple[Node, ...]) -> Plan[None]:
     """Stream ``(key, obj)`` for the keys whose object still exists and meets the conditions.
 
     Conditions on JSON-native fields (str, int, float, bool) are first checked on the
@@ -110,7 +110,7 @@ def _read(spec: ModelSpec[Any], keys: list[Any], conditions: tuple[Condition, ..
                 yield Emit((key, obj))
 
 
-def _scan(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
+def _scan(spec: ModelSpec[Any], conditions: tuple[Node, ...]) -> Plan[None]:
     """Stream every stored object meeting the conditions, by SCAN then MGET."""
     yield from _scan_keys(spec, then=lambda keys: _read(spec, keys, conditions))
 
@@ -135,16 +135,20 @@ def _candidates(spec: ModelSpec[Any], usable: list[tuple[Condition, IndexField]]
     return sorted(sets[0].intersection(*sets[1:]))
 
 
-def _source(spec: ModelSpec[Any], conditions: tuple[Condition, ...]) -> Plan[None]:
-    """Stream ``(key, obj)`` matches through the indexes when they serve, else by SCAN."""
+def _source(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
+    """Stream ``(key, obj)`` matches through the indexes when they serve, else by SCAN.
+
+    The indexes serve plain conditions; ``Q`` / ``exclude()`` expressions are evaluated on the objects read.
+    """
+    conditions = state.conditions
     usable = served(spec, conditions)
     if not usable:
-        yield from _scan(spec, conditions)
+        yield from _scan(spec, state.terms)
         return
     pks = yield from _candidates(spec, usable)
     # When the indexes decide every condition, the objects need no second look.
-    exact = len(usable) == len(conditions) and all(is_exact(c, f) for c, f in usable)
-    yield from _read(spec, [key_for(spec, pk) for pk in pks], () if exact else conditions)
+    exact = not state.tree and len(usable) == len(conditions) and all(is_exact(c, f) for c, f in usable)
+    yield from _read(spec, [key_for(spec, pk) for pk in pks], () if exact else state.terms)
 
 
 def _ordered_index(spec: ModelSpec[Any], state: QueryState) -> IndexField | None:
@@ -188,7 +192,7 @@ def _in_index_order(spec: ModelSpec[Any], state: QueryState, field: IndexField) 
                 command = Command(("ZRANGEBYSCORE", field.key, lo, hi, "LIMIT", start, page))
             members = yield command
             keys = [key_for(spec, pk) for pk in pks_from_reply(field, members)]
-            for pair in (yield from collect(_read(spec, keys, state.conditions))):
+            for pair in (yield from collect(_read(spec, keys, state.terms))):
                 if skipped < state.offset:
                     skipped += 1
                     continue
@@ -210,12 +214,12 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
         if field is not None:
             yield from _in_index_order(spec, state, field)
             return
-        pairs = yield from collect(_source(spec, state.conditions))
+        pairs = yield from collect(_source(spec, state))
         sort_objects(spec, pairs, state.ordering, key=lambda pair: pair[1])
         for pair in state.window(pairs):
             yield Emit(pair)
         return
-    yield from window(_source(spec, state.conditions), state.offset, state.limit)
+    yield from window(_source(spec, state), state.offset, state.limit)
 
 
 def require_pk(spec: ModelSpec[Any], obj: Any) -> str:
@@ -241,7 +245,7 @@ def by_pk(fetch: Fetch, spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
     if pk is None or not certain:
         return False
     obj = yield from fetch(spec, pk)
-    found = [] if obj is None or not matches(spec, state.conditions, obj) else [(key_for(spec, pk), obj)]
+    found = [] if obj is None or not matches(spec, state.terms, obj) else [(key_for(spec, pk), obj)]
     for pair in state.window(found):
         yield Emit(pair)
     return True
@@ -252,7 +256,7 @@ def match_using(fetch: Fetch, search: Search, spec: ModelSpec[Any], state: Query
     pk, certain = pk_from_conditions(spec, state.conditions)
     if pk is not None:
         obj = yield from fetch(spec, pk)
-        if obj is not None and matches(spec, state.conditions, obj):
+        if obj is not None and matches(spec, state.terms, obj):
             return obj
         if certain:
             raise NotFound(f"{spec.name} matching {describe(state)} not found")
@@ -280,7 +284,7 @@ def match(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
 
 def match_for_values(spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
     """``match_for_values(**lookups)``: search by values; exactly one object or an error."""
-    return (yield from exactly_one(spec, state, _source(spec, state.conditions)))
+    return (yield from exactly_one(spec, state, _source(spec, state)))
 
 
 def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
@@ -291,10 +295,11 @@ def count(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     are never counted.
     """
     plain = not state.offset and state.limit is None
-    if plain and not state.conditions:
+    if plain and not state.terms:
         return sum(len(keys) for keys in (yield from collect(_scan_keys(spec))))
     usable = served(spec, state.conditions)
-    if plain and usable and len(usable) == len(state.conditions) and all(is_exact(c, f) for c, f in usable):
+    exact = usable and len(usable) == len(state.conditions) and all(is_exact(c, f) for c, f in usable)
+    if plain and not state.tree and exact:
         pks = yield from _candidates(spec, usable)
         alive = 0
         for start in range(0, len(pks), READ_BATCH):

@@ -16,13 +16,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ...lookups import Condition, resolve_path
+from ...lookups import And, Condition, Node, Not, resolve_path
 from ...query import Ordering, QueryState
 from . import reql
 from .reql import Term
 from .schema import EXPIRES, HIDDEN_PK, Collection
 
-__all__ = ["Compiled", "alive", "compile_query", "condition", "predicate", "residual_condition", "window_pks"]
+__all__ = [
+    "Compiled", "alive", "compile_query", "condition", "node_term", "predicate", "residual_condition", "residual_node",
+    "window_pks",
+]  # fmt: skip
 
 _TEXT_OPS = frozenset({"icontains", "startswith", "endswith"})
 _ORDERED_OPS = frozenset({"lt", "lte", "gt", "gte", "range"})
@@ -39,8 +42,8 @@ class Compiled:
 
     #: Every live document the server-side conditions select (ordered and windowed when ``complete``).
     term: Term
-    #: Conditions to check on decoded objects.
-    residual: tuple[Condition, ...]
+    #: Conditions (and ``Q`` expressions) to check on decoded objects.
+    residual: tuple[Node, ...]
     #: True when ``term`` already applies the ordering, offset and limit.
     complete: bool
 
@@ -95,14 +98,37 @@ def condition(coll: Collection, cond: Condition, row: Term) -> Term:
     raise AssertionError(f"no ReQL for {op}")  # pragma: no cover - residual_condition() keeps the others
 
 
-def predicate(coll: Collection, conditions: Sequence[Condition], live: bool = True) -> Term | None:
+def residual_node(node: Node) -> bool:
+    """True when a ``Q`` expression holds a residual condition (Python then checks the whole expression)."""
+    if isinstance(node, Condition):
+        return residual_condition(node)
+    if isinstance(node, Not):
+        return residual_node(node.term)
+    return any(residual_node(t) for t in node.terms)
+
+
+def node_term(coll: Collection, node: Node, row: Term) -> Term:
+    """A condition or ``And`` / ``Or`` / ``Not`` expression on ``row``, with the library's semantics.
+
+    Every condition's term is a plain boolean (a missing field reads as null), so
+    ``not`` is the exact complement, as :func:`~persist_mixins.lookups.evaluate_node` wants.
+    """
+    if isinstance(node, Condition):
+        return condition(coll, node, row)
+    if isinstance(node, Not):
+        return [reql.NOT, [node_term(coll, node.term, row)]]
+    terms = [node_term(coll, t, row) for t in node.terms]
+    return reql.and_(*terms) if isinstance(node, And) else reql.or_(*terms)
+
+
+def predicate(coll: Collection, conditions: Sequence[Node], live: bool = True) -> Term | None:
     """The filter function of ``conditions`` (and of being alive, with ``live``), or None when nothing to test."""
     if not conditions and not live:
         return None
 
     def body(row: Term) -> Term:
         terms = [alive(row)] if live else []
-        terms.extend(condition(coll, c, row) for c in conditions)
+        terms.extend(node_term(coll, c, row) for c in conditions)
         return reql.and_(*terms)
 
     return reql.func(body)
@@ -223,9 +249,11 @@ def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, 
         live: keep only live documents (False for a changefeed, which checks expiry as changes come).
     """
     conds = state.conditions
-    residual = tuple(c for c in conds if residual_condition(c))
+    residual: tuple[Node, ...] = tuple(c for c in conds if residual_condition(c))
+    residual += tuple(n for n in state.tree if residual_node(n))
     server = [c for c in conds if not residual_condition(c)]
     selection, between, served = _select(coll, server)
+    tree = [n for n in state.tree if not residual_node(n)]
     client = bool(residual) or (ordered and not all(_orderable(coll, o) for o in state.ordering))
     term = selection
     indexed_order = False
@@ -241,7 +269,8 @@ def compile_query(coll: Collection, state: QueryState, *, ordered: bool = True, 
         if indexed_order:
             key = reql.desc(name[0]) if only.descending else reql.asc(name[0])
             term = reql.t(reql.ORDER_BY, term, index=key)
-    test = predicate(coll, [c for i, c in enumerate(server) if i not in served], live)
+    unserved: list[Node] = [c for i, c in enumerate(server) if i not in served]
+    test = predicate(coll, unserved + tree, live)
     if test is not None:
         term = [reql.FILTER, [term, test]]
     if not ordered or client:

@@ -25,7 +25,7 @@ from ...run import Emit, EmitMany, Plan, collect
 from ...spec import ModelSpec, expire_ms
 from . import reql
 from .commands import Cursor, Database, Next, Run
-from .compile import Compiled, alive, compile_query, condition, residual_condition, window_pks
+from .compile import Compiled, alive, compile_query, node_term, residual_node, window_pks
 from .reql import Term
 from .schema import EXPIRES, HIDDEN_PK, Collection, collection_of, decode_time
 
@@ -443,15 +443,15 @@ def changes(spec: ModelSpec[Any], state: QueryState, include_initial: bool = Fal
     whose two sides are both None is not reported.
     """
     coll = collection_of(spec)
-    conditions = state.conditions
-    server = [c for c in conditions if not residual_condition(c)]
+    conditions = state.terms
+    server = [c for c in conditions if not residual_node(c)]
     feed = [reql.CHANGES, [coll.table]]
     if server:
 
         def either(change: Term) -> Term:
             def matching(side: str) -> Term:
                 value = [reql.DEFAULT, [[reql.GET_FIELD, [change, side]], None]]
-                test = reql.func(lambda row: reql.and_(*(condition(coll, c, row) for c in server)), var=2)
+                test = reql.func(lambda row: reql.and_(*(node_term(coll, c, row) for c in server)), var=2)
                 return reql.and_([reql.NE, [value, None]], [reql.FUNCALL, [test, value]])
 
             return reql.or_(matching("old_val"), matching("new_val"))
@@ -460,7 +460,7 @@ def changes(spec: ModelSpec[Any], state: QueryState, include_initial: bool = Fal
     cursor = yield Cursor(feed)
     yield Emit(FEED_OPEN)  # the caller may now write and be sure the feed sees it
     if include_initial:  # read after the feed opened: a write in between is reported, perhaps twice, never lost
-        current = yield from collect(select_pairs(spec, QueryState(conditions)))
+        current = yield from collect(select_pairs(spec, QueryState(state.conditions, tree=state.tree)))
         yield EmitMany([(None, obj) for _, obj in current])
     decode = coll.decoder
 

@@ -51,6 +51,15 @@ class Plans(Protocol):
         """``obj.set(expire=)``."""
         ...
 
+    def save_only(self, spec: ModelSpec[M], obj: M, fields: tuple[str, ...], /) -> Plan[M]:
+        """``obj.set(only=fields)``: write just these fields of a stored object, keeping its TTL.
+
+        ``fields`` were checked by the facade (known fields, not the pk, not the version field).
+        Raises :class:`~persist_mixins.errors.NotFound` when the object is gone or expired (never
+        recreates it), :class:`~persist_mixins.errors.ConflictError` when it is versioned and stale.
+        """
+        ...
+
     def save_many(self, spec: ModelSpec[M], objs: Iterable[M], expire: Expiry, /) -> Plan[list[M]]:
         """``Model.set_many(objs, expire=)``."""
         ...

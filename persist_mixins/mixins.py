@@ -15,15 +15,16 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .binding import spec_of
 from .connections import sync_route as route
+from .errors import InvalidLookup, ValidationError
 from .facade import ModelBase, QueryBase
 from .lookups import Q
 from .run import Plan, collect, iter_sync, run_sync
-from .spec import Expiry
+from .spec import Expiry, ModelSpec
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["PersistMixin", "Query"]
+__all__ = ["PersistMixin", "Query", "only_fields"]
 
 M = TypeVar("M", bound="PersistMixin")
 T = TypeVar("T")
@@ -147,20 +148,29 @@ class PersistMixin(ModelBase):
     __slots__ = ()
 
     # -- instance methods -------------------------------------------------
-    def set(self, *, expire: Expiry = None) -> Self:
+    def set(self, *, expire: Expiry = None, only: Iterable[str] | None = None) -> Self:
         """Validate and store the object in one round trip; fill a missing pk first.
 
         Args:
             expire: seconds (int/float) or a timedelta; default the class's ``__expire__``.
+            only: write just these fields of the stored object (atomically, keeping its TTL
+                and the other fields as stored); the whole object is still validated first.
 
         Returns:
             The object itself.
 
         Raises:
             ValidationError: the data is invalid; nothing was written.
+            InvalidLookup: ``only`` names an unknown field, the pk or the version field.
+            NotFound: with ``only``, the object is not stored (deleted or expired); nothing was written.
+            ConflictError: the model has ``__version_field__`` and the stored object changed since this one was read.
         """
         cls = type(self)
-        return run_sync(route(cls), cls.__persist_backend__.plans.save(spec_of(cls), self, expire))
+        plans = cls.__persist_backend__.plans
+        if only is None:
+            return run_sync(route(cls), plans.save(spec_of(cls), self, expire))
+        fields = only_fields(spec_of(cls), only, expire)  # InvalidLookup before a driver is even built
+        return run_sync(route(cls), plans.save_only(spec_of(cls), self, fields))
 
     save = set
 
@@ -273,3 +283,26 @@ class PersistMixin(ModelBase):
     def delete_filter(cls, *qs: Q, **lookups: Any) -> int:
         """Delete the stored objects matching the lookups; return how many (redis-schematics' name)."""
         return cls.filter(*qs, **lookups).delete()
+
+
+def only_fields(spec: ModelSpec[Any], only: Iterable[str], expire: Expiry = None) -> tuple[str, ...]:
+    """Check the ``only`` argument of ``set()``: known fields, none of them the pk or the version field.
+
+    Raises:
+        InvalidLookup: an unknown field, the pk (or a field it is made of), the version field, or no field.
+        ValidationError: ``expire`` given too (``set(only=...)`` keeps the stored TTL).
+    """
+    names = (only,) if isinstance(only, str) else tuple(only)
+    what = f"{spec.name}.set(only={names!r})"
+    if expire is not None:
+        raise ValidationError(f"{what}: a partial write keeps the stored TTL; call expire() to change it")
+    if not names:
+        raise InvalidLookup(f"{what}: name at least one field")
+    for name in names:
+        if not isinstance(name, str) or name not in spec.fields:
+            raise InvalidLookup(f"{what}: {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together:
+            raise InvalidLookup(f"{what}: {name!r} makes the pk, which a partial write cannot change")
+        if name == spec.options.version_field:
+            raise InvalidLookup(f"{what}: {name!r} is the version field, counted by the backend")
+    return tuple(dict.fromkeys(names))

@@ -15,6 +15,7 @@ from .binding import spec_of
 from .connections import async_route as route
 from .facade import ModelBase, QueryBase
 from .lookups import Q
+from .mixins import only_fields
 from .run import Plan, collect, iter_async, run_async
 from .spec import Expiry
 
@@ -97,10 +98,18 @@ class AsyncPersistMixin(ModelBase):
 
     __slots__ = ()
 
-    async def set(self, *, expire: Expiry = None) -> Self:
-        """Validate and store the object in one round trip; ValidationError (nothing written) on bad data."""
+    async def set(self, *, expire: Expiry = None, only: Iterable[str] | None = None) -> Self:
+        """Validate and store the object in one round trip; ValidationError (nothing written) on bad data.
+
+        ``only``: write just these fields of the stored object (NotFound when it is gone), as
+        :meth:`persist_mixins.PersistMixin.set` does.
+        """
         cls = type(self)
-        return await run_async(route(cls), cls.__persist_backend__.plans.save(spec_of(cls), self, expire))
+        plans = cls.__persist_backend__.plans
+        if only is None:
+            return await run_async(route(cls), plans.save(spec_of(cls), self, expire))
+        fields = only_fields(spec_of(cls), only, expire)  # InvalidLookup before a driver is even built
+        return await run_async(route(cls), plans.save_only(spec_of(cls), self, fields))
 
     save = set
 

@@ -135,10 +135,31 @@ def test_stale_version_is_a_conflict() -> None:
     with pytest.raises(ConflictError, match="version"):
         run_sync(script.route, plans.save(spec, obj))
     (cmd,) = script.sent
-    assert 'WHERE t."version" = %s' in cmd.text and cmd.params[-1] == 3
+    assert 'WHERE t."version" IS NOT DISTINCT FROM %s' in cmd.text
+    assert cmd.params[2] == 4 and cmd.params[-1] == 3  # writes the next version if the stored one is 3
     fresh = Versioned(name="new")
     run_sync(through(Script((41, 1)).execute), plans.save(spec, fresh))
     assert (fresh.id, fresh.version) == (41, 1)
+
+
+def test_save_only_updates_just_those_columns_of_a_live_row() -> None:
+    """set(only=) is one UPDATE of the named columns (and the version) of the live row at the object's version.
+
+    No row back: a second SELECT tells a stale object (ConflictError) from a gone one (NotFound).
+    """
+    spec = spec_of(Versioned)
+    obj = Versioned(7, "x", 3)
+    script = Script((4,))
+    run_sync(script.route, plans.save_only(spec, obj, ("name",)))
+    (cmd,) = script.sent
+    assert cmd.text.startswith('UPDATE "versioned" SET "name" = %s, "version" = "version" + 1 WHERE "id" = %s AND ')
+    assert cmd.text.endswith('AND "version" IS NOT DISTINCT FROM %s RETURNING "version"')
+    assert cmd.params == ["x", 7, 3] and obj.version == 4
+    with pytest.raises(ConflictError, match="refresh"):
+        run_sync(Script(None, (1,)).route, plans.save_only(spec, obj, ("name",)))
+    with pytest.raises(NotFound, match="only"):
+        run_sync(Script(None, None).route, plans.save_only(spec, obj, ("name",)))
+    assert obj.version == 4
 
 
 def test_bad_lookups_send_nothing() -> None:

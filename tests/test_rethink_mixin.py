@@ -32,6 +32,7 @@ from persist_mixins import (
     ValidationError,
 )
 from persist_mixins.backends.rethinkdb.driver_rethinkdb import parse_url
+from persist_mixins.binding import spec_of
 from persist_mixins.connections import async_driver, sync_driver
 
 from .conftest import REQLITE, _free_port, pg_table_name
@@ -122,19 +123,20 @@ async def test_an_unreachable_server_is_named_asyncio(table: str) -> None:
 
 
 def test_bad_urls_and_options_are_refused() -> None:
-    """A URL parameter we do not know, a non-number, or __version_field__ (not on RethinkDB yet) is an error."""
+    """An unknown URL parameter or a non-number is an error; __version_field__ is an option RethinkMixin reads."""
     with pytest.raises(ConfigurationError, match="max_conections"):
         parse_url("rethinkdb://localhost/db?max_conections=3")
     with pytest.raises(ConfigurationError, match="pool_timeout"):
         parse_url("rethinkdb://localhost/db?pool_timeout=soon")
     assert parse_url("rethinkdb://u:p%40ss@h:1234/shop")["password"] == "p@ss"
-    with pytest.raises(ConfigurationError, match="__version_field__"):
 
-        @dataclasses.dataclass
-        class Versioned(RethinkMixin):
-            __version_field__ = "v"
-            id: str = ""
-            v: int = 0
+    @dataclasses.dataclass
+    class Versioned(RethinkMixin):
+        __version_field__ = "v"
+        id: str = ""
+        v: int = 0
+
+    assert spec_of(Versioned).options.version_field == "v"
 
 
 def test_bad_lookups_raise_before_any_connection(table: str) -> None:

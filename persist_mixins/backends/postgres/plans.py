@@ -26,7 +26,7 @@ from .schema import EXPIRES, HIDDEN_PK, Table, check_numbers, encode_value, quot
 
 __all__ = [
     "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
-    "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
+    "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many", "save_only",
     "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
 
@@ -101,18 +101,19 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
     cols = [c.quoted for c in table.columns if not (generated and c.name == table.pk)]
     if table.hidden_pk:
         cols.insert(0, table.qpk)
-    values = ["1" if table.version and c == quote(table.version) else "%s" for c in cols]
+    values = ["%s" for c in cols]
     sql = f"INSERT INTO {table.name} AS t ({', '.join(cols)}, {_EXPIRES}) VALUES ({', '.join(values)}, {_EXPIRY})"
     returning = [table.qpk] if generated else []
     if table.version:
         returning.append(quote(table.version))
     if not generated:
-        updates = [f"{c} = EXCLUDED.{c}" for c in cols if c != table.qpk and c != quote(table.version or "")]
+        updates = [f"{c} = EXCLUDED.{c}" for c in cols if c != table.qpk]
         updates.append(f"{_EXPIRES} = EXCLUDED.{_EXPIRES}")
         sql += f" ON CONFLICT ({table.qpk}) DO UPDATE SET {', '.join(updates)}"
         if table.version:
+            # The version written is the object's + 1 (sent as a parameter), on every backend.
             v = quote(table.version)
-            sql += f", {v} = t.{v} + 1 WHERE t.{v} = %s OR t.{_EXPIRES} <= statement_timestamp()"
+            sql += f" WHERE t.{v} IS NOT DISTINCT FROM %s OR t.{_EXPIRES} <= statement_timestamp()"
     if returning:
         sql += f" RETURNING {', '.join(returning)}"
     table.sql[key] = sql
@@ -120,10 +121,10 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
 
 
 def _row_params(table: Table, params: list[Any], generated: bool) -> list[Any]:
-    """The parameters an insert sends: no generated pk, no version (the SQL writes those)."""
-    if not generated and not table.version:
+    """The parameters an insert sends: no generated pk (the database makes it)."""
+    if not generated:
         return params  # the common case, on every set()
-    skip = {table.version, table.pk if generated else None}
+    skip = {table.pk}
     head = 1 if table.hidden_pk else 0
     return params[:head] + [p for name, p in zip(table.field_names, params[head:], strict=True) if name not in skip]
 
@@ -143,6 +144,8 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     px = expire_ms(spec, expire)
     generated, params = _prepare(spec, table, obj)
     version = getattr(obj, table.version, None) if table.version else None
+    if table.version:  # the stored version will be the object's + 1 (None counts as 0)
+        params[(1 if table.hidden_pk else 0) + table.field_names.index(table.version)] = (version or 0) + 1
     args = [*_row_params(table, params, generated), px]
     if table.version and not generated:
         args.append(version)
@@ -152,10 +155,7 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
         return obj
     row = yield Sql(sql, args, "one")
     if row is None:
-        raise ConflictError(
-            f"{spec.name} {spec.pk_of(obj)!r}: the stored row changed since this object was read "
-            f"(its {table.version} is no longer {version!r}); refresh() and retry"
-        )
+        raise ConflictError(_stale(spec, obj, table.version or "", version))
     at = 0
     if generated:
         spec.adapter.set_field(obj, table.pk, row[0])
@@ -163,6 +163,58 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     if table.version:
         spec.adapter.set_field(obj, table.version, row[at])
     return obj
+
+
+def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[Any]:
+    """``obj.set(only=fields)``: validate the whole object, then ``UPDATE`` just those columns of the live row.
+
+    One ``UPDATE ... WHERE pk AND alive [AND version] RETURNING``: the row's expiry and other
+    columns stay as stored, and a deleted or expired row is not written (NotFound).  A
+    versioned row is counted on (``version + 1``); when the update matched nothing, one
+    more ``SELECT`` tells a stale object (ConflictError) from a missing one.
+
+    Raises:
+        ValidationError: the data is invalid; nothing was written.
+        NotFound: no live row has this pk.
+        ConflictError: the row's version is not the object's.
+    """
+    table = table_of(spec)
+    pk = _require_pk(spec, table, obj)  # before _prepare, which would fill a missing pk
+    _, params = _prepare(spec, table, obj)  # validates the whole object, as set() does
+    head = 1 if table.hidden_pk else 0
+    by_name = dict(zip(table.field_names, params[head:], strict=True))
+    sets, args = [], []
+    for name in fields:
+        col = table.column(name)
+        sets.append(f"{col.quoted} = %s" + ("::jsonb" if col.kind in ("list", "dict", "model", "any") else ""))
+        args.append(by_name[name])
+    where = f"{table.qpk} = %s AND {ALIVE}"
+    args.append(pk)
+    version = getattr(obj, table.version, None) if table.version else None
+    if table.version:
+        v = quote(table.version)
+        sets.append(f"{v} = {v} + 1")
+        where += f" AND {v} IS NOT DISTINCT FROM %s"
+        args.append(version)
+    returning = quote(table.version) if table.version else table.qpk
+    row = yield Sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where} RETURNING {returning}", args, "one")
+    if row is None:
+        if table.version:
+            live = yield Sql(_by_pk(table, "SELECT 1 FROM {t} WHERE {pk} = %s AND {alive}"), [pk], "one")
+            if live is not None:
+                raise ConflictError(_stale(spec, obj, table.version, version))
+        raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (deleted or expired): set(only=...) writes nothing")
+    if table.version:
+        spec.adapter.set_field(obj, table.version, row[0])
+    return obj
+
+
+def _stale(spec: ModelSpec[Any], obj: Any, field: str, version: Any) -> str:
+    """The message of a ConflictError for a stale versioned object."""
+    return (
+        f"{spec.name} {spec.pk_of(obj)!r}: the stored row changed since this object was read "
+        f"(its {field} is no longer {version!r}); refresh() and retry"
+    )
 
 
 def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:

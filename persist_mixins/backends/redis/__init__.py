@@ -51,6 +51,7 @@ REDIS: Backend[RedisPlans] = register(
         default_url="redis://localhost:6379/0",
         env="PERSIST_REDIS_URL",
         connection_options=("__redis__", "__redis_client__"),
+        options=("__version_field__",),
         keys=frozenset({"client_uuid"}),
         capabilities=frozenset({"indexes", "expiry", "reindex"}),
     )
@@ -73,7 +74,7 @@ REDIS_HASH: Backend[HashPlans] = register(
         cast("Backend[HashPlans]", REDIS),  # its plans are replaced just below
         name="redis_hash",
         plans=_hash_checked,
-        options=("__set_key__",),
+        options=("__set_key__", "__version_field__"),
         capabilities=frozenset({"class_expiry"}),
         check=_hash_plans.check,
         connection="redis",

@@ -28,13 +28,13 @@ from ...spec import ModelSpec
 from .commands import Command, Pipeline
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
 from .schema import key_for
-from .scripts import HASH_UPDATE
-from .writes import Prepared, finish, prepare, send
+from .scripts import HASH_PATCH, HASH_UPDATE
+from .writes import CheckedCommand, Prepared, checked_write, finish, prepare, send, version_key
 
 __all__ = [
     "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
     "match", "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
-    "select_pairs", "ttl", "update_where",
+    "save_only", "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
 
 #: Fields per HSCAN step, and field/value pairs per HSET.
@@ -145,11 +145,37 @@ def _write(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
 
 
 def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
-    """``obj.set()``: one HSET (and the hash's PEXPIRE, in one MULTI) of the validated object."""
+    """``obj.set()``: one HSET (and the hash's PEXPIRE, in one MULTI) of the validated object.
+
+    A versioned model is written by the ``HASH_PATCH`` script, which compares the stored
+    version with the object's first (ConflictError when it moved on).
+    """
     if expire is not None:
         raise _refuse_expiry(spec, "set(expire=...)")
+    if spec.options.version_field is not None:
+        return (yield from checked_write(spec, obj, None, spec.options.expire_ms, _patch(spec, obj, "FULL")))
     yield from _write(spec, [obj])
     return obj
+
+
+def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[Any]:
+    """``obj.set(only=fields)``: the ``HASH_PATCH`` script merges those fields into the stored document.
+
+    Atomic on the server; the hash's TTL is left as it is (as query ``update()`` does), and
+    an object no longer in its hash is NotFound (nothing written).
+    """
+    return (yield from checked_write(spec, obj, fields, None, _patch(spec, obj, "ONLY")))
+
+
+def _patch(spec: ModelSpec[Any], obj: Any, mode: str) -> CheckedCommand:
+    """The hash layout's ``HASH_PATCH`` call for :func:`~.writes.checked_write`."""
+    vkey = version_key(spec)
+
+    def build(pk: str, document: bytes, px: str, expected: int, argv: list[Any]) -> Command:
+        key = hash_key(spec, obj)  # the pk is filled by now: a __set_key__ may use it
+        return HASH_PATCH.evalsha([key], [mode, key_for(spec, pk), document, px, vkey, expected])
+
+    return build
 
 
 def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
@@ -157,6 +183,8 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     if expire is not None:
         raise _refuse_expiry(spec, "set_many(expire=...)")
     items = list(objs)
+    if spec.options.version_field and items:
+        raise ValidationError(f"{spec.name}.set_many(): models with __version_field__ are saved one by one with set()")
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")

@@ -35,12 +35,12 @@ from .queries import (
     update_where,
 )
 from .schema import entries_prefix, key_for, object_prefix, schedule_key
-from .writes import delete_command, expire_ms, save_command, send, write_all
+from .writes import KEEP, checked_write, delete_command, expire_ms, patch_command, save_command, send, write_all
 
 __all__ = [
     "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
     "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "reindex", "save",
-    "save_many", "select_pairs", "ttl", "update_where",
+    "save_many", "save_only", "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
 
 #: Expired objects examined per PURGE script call (bounds how long the server is busy).
@@ -48,15 +48,32 @@ PURGE_BATCH = 500
 
 
 def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
-    """``obj.set()``: validate, fill the pk, write value, TTL and index entries in one round trip."""
+    """``obj.set()``: validate, fill the pk, write value, TTL and index entries in one round trip.
+
+    A versioned model (``__version_field__``) is written by the ``PATCH`` script, which
+    compares the stored version with the object's first (ConflictError when it moved on).
+    """
+    if spec.options.version_field is not None:
+        return (yield from checked_write(spec, obj, None, expire_ms(spec, expire), patch_command(spec, "FULL")))
     yield from send(save_command(spec, obj, expire_ms(spec, expire)))
     return obj
+
+
+def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[Any]:
+    """``obj.set(only=fields)``: the ``PATCH`` script merges just those fields into the stored document.
+
+    Atomic on the server: the other fields, the TTL and the other index entries stay as
+    stored; NotFound (nothing written) when the object is gone or expired.
+    """
+    return (yield from checked_write(spec, obj, fields, KEEP, patch_command(spec, "ONLY")))
 
 
 def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> Plan[list[Any]]:
     """``set_many()``: validate every object first, then build and pipeline the writes batch by batch."""
     px = expire_ms(spec, expire)
     items = list(objs)
+    if spec.options.version_field and items:
+        raise ValidationError(f"{spec.name}.set_many(): models with __version_field__ are saved one by one with set()")
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")

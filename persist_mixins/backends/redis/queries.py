@@ -231,7 +231,12 @@ def require_pk(spec: ModelSpec[Any], obj: Any) -> str:
 
 
 def check_update(spec: ModelSpec[Any], values: Mapping[str, Any]) -> None:
-    """Refuse a query ``update()`` of an unknown field or of the pk, before any I/O."""
+    """Refuse a query ``update()`` of an unknown field, of the pk, or of a versioned model, before any I/O."""
+    if spec.options.version_field is not None:
+        raise ConfigurationError(
+            f"{spec.name}.update(): on Redis a query update() would not count {spec.options.version_field} "
+            "(__version_field__); read each object and write it with set(only=...), which checks and counts it"
+        )
     for name in values:
         if name not in spec.fields:
             raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")

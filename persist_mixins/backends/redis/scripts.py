@@ -15,7 +15,7 @@ from typing import Any
 
 from .commands import Command
 
-__all__ = ["BY_SHA", "DELETE", "EXPIRE", "HASH_UPDATE", "PURGE", "SAVE", "Script"]
+__all__ = ["BY_SHA", "DELETE", "EXPIRE", "HASH_PATCH", "HASH_UPDATE", "PATCH", "PURGE", "SAVE", "Script"]
 
 
 #: Every script of the backend by its SHA1 (filled as scripts are defined).
@@ -155,4 +155,130 @@ HASH_UPDATE = Script(
     "  end\n"
     "end\n"
     "return n\n"
+)
+
+#: Lua helpers over JSON documents at their top level, with no JSON library: ``split(doc)``
+#: lists the raw key texts in order and maps each to its raw value text; ``merge(old, new)``
+#: puts the members of ``new`` over those of ``old`` (new keys go last).  Values are copied
+#: byte for byte: a field the write does not name keeps exactly what was stored (cjson would
+#: round numbers to 14 digits and turn ``[]`` into ``{}``).  ``stale(doc, vkey, expected)``:
+#: the stored version (raw key ``vkey``; null or missing counts as 0) is not ``expected``.
+_JSON = (
+    "local function strend(s, j)\n"
+    "  j = j + 1\n"
+    "  while true do\n"
+    "    local k = string.find(s, '[\"\\\\]', j)\n"
+    "    if string.byte(s, k) == 34 then return k + 1 end\n"
+    "    j = k + 2\n"
+    "  end\n"
+    "end\n"
+    "local function split(s)\n"
+    "  local keys, vals = {}, {}\n"
+    "  local i = string.find(s, '{', 1, true) + 1\n"
+    "  while true do\n"
+    "    i = string.find(s, '[^%s]', i)\n"
+    "    if string.byte(s, i) == 44 then i = string.find(s, '[^%s]', i + 1) end\n"
+    "    if string.byte(s, i) == 125 then break end\n"
+    "    local e = strend(s, i)\n"
+    "    local key = string.sub(s, i, e - 1)\n"
+    "    i = string.find(s, '[^%s]', string.find(s, ':', e, true) + 1)\n"
+    "    local start, depth = i, 0\n"
+    "    while true do\n"
+    "      local k = string.find(s, '[\",{}%[%]]', i)\n"
+    "      local b = string.byte(s, k)\n"
+    "      if b == 34 then i = strend(s, k)\n"
+    "      elseif b == 123 or b == 91 then depth = depth + 1; i = k + 1\n"
+    "      elseif depth > 0 and (b == 125 or b == 93) then depth = depth - 1; i = k + 1\n"
+    "      elseif depth == 0 then\n"
+    "        if vals[key] == nil then keys[#keys + 1] = key end\n"
+    "        vals[key] = string.match(string.sub(s, start, k - 1), '^(.-)%s*$')\n"
+    "        i = k\n"
+    "        break\n"
+    "      else i = k + 1 end\n"
+    "    end\n"
+    "  end\n"
+    "  return keys, vals\n"
+    "end\n"
+    "local function merge(old, new)\n"
+    "  local keys, vals = split(old)\n"
+    "  local nkeys, nvals = split(new)\n"
+    "  for _, k in ipairs(nkeys) do\n"
+    "    if vals[k] == nil then keys[#keys + 1] = k end\n"
+    "    vals[k] = nvals[k]\n"
+    "  end\n"
+    "  local parts = {}\n"
+    "  for n, k in ipairs(keys) do parts[n] = k .. ':' .. vals[k] end\n"
+    "  return '{' .. table.concat(parts, ',') .. '}'\n"
+    "end\n"
+    "local function stale(doc, vkey, expected)\n"
+    "  local _, vals = split(doc)\n"
+    "  return (tonumber(vals[vkey] or '') or 0) ~= tonumber(expected)\n"
+    "end\n"
+)
+
+#: One object's checked write on the JSON layout: ``set(only=...)`` and versioned ``set()``.
+#: KEYS: the object; for an indexed model also its entries hash, the schedule, and the K index
+#: keys.  ARGV: mode ('FULL' = the whole document, 'ONLY' = the members to merge into the stored
+#: one, which must exist), document, px ('' = no expiry, 'KEEP' = keep the TTL, else ms), pk,
+#: version key ('' = not versioned; its raw JSON text, e.g. '"version"'), expected version; for
+#: an indexed model then T, the T index key positions the write owns (from 0; their old entries
+#: go unless kept), and triples (position, score, member) of the new entries.
+#: Returns 1 when written, 0 when ONLY found no object, -1 when the stored version is stale.
+PATCH = Script(
+    _JSON + "local mode, doc, px, pk, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "if mode == 'ONLY' and not cur then return 0 end\n"
+    "if vkey ~= '' and cur and stale(cur, vkey, ARGV[6]) then return -1 end\n"
+    "if mode == 'ONLY' then doc = merge(cur, doc) end\n"
+    "local indexed = #KEYS > 1\n"
+    "if indexed then\n"
+    "  local first = 8 + tonumber(ARGV[7])\n"
+    "  local old = redis.call('HGETALL', KEYS[2])\n"
+    "  local prev, new, changed = {}, {}, {}\n"
+    "  for i = 1, #old, 2 do prev[old[i]] = old[i + 1] end\n"
+    "  for i = first, #ARGV, 3 do new[KEYS[4 + tonumber(ARGV[i])]] = ARGV[i + 2] end\n"
+    "  for i = 8, first - 1 do\n"
+    "    local key = KEYS[4 + tonumber(ARGV[i])]\n"
+    "    local was = prev[key]\n"
+    "    if was and new[key] ~= was then\n"
+    "      redis.call('ZREM', key, was)\n"
+    "      if not new[key] then redis.call('HDEL', KEYS[2], key) end\n"
+    "    end\n"
+    "  end\n"
+    "  for i = first, #ARGV, 3 do\n"
+    "    local key, member = KEYS[4 + tonumber(ARGV[i])], ARGV[i + 2]\n"
+    "    local was = prev[key]\n"
+    "    if was ~= member then\n"
+    "      changed[#changed + 1] = key\n"
+    "      changed[#changed + 1] = member\n"
+    "    end\n"
+    "    if was ~= member or ARGV[i + 1] ~= '0' then redis.call('ZADD', key, ARGV[i + 1], member) end\n"
+    "  end\n"
+    "  if #changed > 0 then redis.call('HSET', KEYS[2], unpack(changed)) end\n"
+    "end\n"
+    "if px == 'KEEP' then\n"
+    "  redis.call('SET', KEYS[1], doc, 'KEEPTTL')\n"
+    "elseif px == '' then\n"
+    "  redis.call('SET', KEYS[1], doc)\n"
+    "  if indexed then redis.call('ZREM', KEYS[3], pk) end\n"
+    "else\n"
+    "  redis.call('SET', KEYS[1], doc, 'PX', px)\n"
+    "  if indexed then\n" + _NOW + "    redis.call('ZADD', KEYS[3], now + tonumber(px), pk)\n"
+    "  end\n"
+    "end\n"
+    "return 1\n"
+)
+
+#: The same on the hash layout.  KEYS: the hash.  ARGV: mode ('FULL' | 'ONLY'), field, document,
+#: px of the hash ('' = leave its TTL), version key ('' = not versioned), expected version.
+#: Returns 1 when written, 0 when ONLY found no object, -1 when the stored version is stale.
+HASH_PATCH = Script(
+    _JSON + "local mode, field, doc, px, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    "local cur = redis.call('HGET', KEYS[1], field)\n"
+    "if mode == 'ONLY' and not cur then return 0 end\n"
+    "if vkey ~= '' and cur and stale(cur, vkey, ARGV[6]) then return -1 end\n"
+    "if mode == 'ONLY' then doc = merge(cur, doc) end\n"
+    "redis.call('HSET', KEYS[1], field, doc)\n"
+    "if px ~= '' then redis.call('PEXPIRE', KEYS[1], px) end\n"
+    "return 1\n"
 )

@@ -12,16 +12,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+import orjson
+
+from ...errors import ConflictError, NotFound
 from ...run import Plan
 from ...spec import ModelSpec, expire_ms
 from . import scripts
 from .commands import Command, Pipeline, ScriptMissing
-from .compile import entries, index_keys
+from .compile import entries, index_fields, index_keys
 from .schema import encode, entries_key, key_for, schedule_key
 
 __all__ = [
-    "BATCH", "KEEP", "Prepared", "count_written", "delete_command", "expire_ms", "finish", "payload", "prepare",
-    "save_command", "send", "send_batch", "write_all", "write_commands",
+    "BATCH", "KEEP", "CheckedCommand", "Prepared", "checked_write", "count_written", "delete_command",
+    "expected_version", "expire_ms", "finish", "patch_command", "payload", "prepare", "save_command", "send",
+    "send_batch", "version_key", "write_all", "write_commands",
 ]  # fmt: skip
 
 #: Objects written per pipeline round trip.
@@ -206,3 +210,103 @@ def send_batch(commands: Sequence[Command], transaction: bool = False) -> Plan[l
             for sha in {c.args[1] for c in commands if c.args[0] == "EVALSHA"}:
                 yield scripts.BY_SHA[sha].load()
     return (yield pipeline)  # type: ignore[no-any-return]
+
+
+def version_key(spec: ModelSpec[Any]) -> str:
+    """The raw JSON text of the version field's key in a document, ``""`` when the model is not versioned."""
+    field = spec.options.version_field
+    return orjson.dumps(field).decode() if field is not None else ""
+
+
+def expected_version(spec: ModelSpec[Any], obj: Any) -> int:
+    """The version an object was read at (None counts as 0: never stored); 0 when not versioned."""
+    field = spec.options.version_field
+    version = getattr(obj, field, None) if field is not None else None
+    return int(version) if version is not None else 0
+
+
+#: Builds a layout's checked-write script call from (pk, document, px text, expected version, index argv).
+CheckedCommand = Callable[[str, bytes, str, int, list[Any]], Command]
+
+
+def checked_write(
+    spec: ModelSpec[Any], obj: Any, only: tuple[str, ...] | None, px: int | str | None, command: CheckedCommand
+) -> Plan[Any]:
+    """A write the server checks (the ``PATCH`` scripts): ``set(only=...)``, or ``set()`` of a versioned model.
+
+    The whole object is validated first (and its pk filled, for a whole write).  With
+    ``only``, the document sent holds just those fields (and the next version), which the
+    script merges into the stored document, raw values untouched: NotFound when there is
+    none.  A versioned model's document carries the next version, and the script refuses
+    it (ConflictError) when the stored version is not the object's.
+
+    Args:
+        spec: the model.
+        obj: the object.
+        only: the fields of a partial write (checked by the facade), or None for the whole object.
+        px: the TTL to write (None: none, :data:`KEEP`, or ms).
+        command: builds the layout's script call.
+    """
+    field = spec.options.version_field
+    expected = expected_version(spec, obj)
+    data = spec.adapter.dump(obj)  # validates: ValidationError before any write
+    spec.check_pk(obj)
+    if field is not None:
+        data[field] = expected + 1
+    if only is None:
+        pk, document = payload(spec, obj, data)
+    else:
+        pk = spec.pk_of(obj) or ""
+        if not pk:
+            raise NotFound(f"{spec.name} object has no pk: it was never saved")
+        names = (*only, field) if field is not None else only
+        document = encode(spec, {name: data.get(name) for name in names})
+    argv: list[Any] = []
+    if spec.options.indexes:
+        argv = _owned_entries(spec, obj, pk, only, expected + 1)
+    reply = yield from send(command(pk, document, "" if px is None else str(px), expected, argv))
+    if reply == -1:
+        raise ConflictError(
+            f"{spec.name} {pk!r}: the stored object changed since this object was read "
+            f"(its {field} is no longer {getattr(obj, field or '', None)!r}); refresh() and retry"
+        )
+    if reply == 0:
+        raise NotFound(f"{spec.name} with pk {pk!r} not found (deleted or expired): set(only=...) writes nothing")
+    if field is not None:
+        spec.adapter.set_field(obj, field, expected + 1)
+    return obj
+
+
+def _owned_entries(spec: ModelSpec[Any], obj: Any, pk: str, only: tuple[str, ...] | None, version: int) -> list[Any]:
+    """The index part of a ``PATCH`` call: the index key positions the write owns, then its entries there."""
+    field = spec.options.version_field
+    names = set(only) if only is not None else set(spec.fields)
+    if field is not None:
+        names.add(field)
+    owned = [p for i, f in enumerate(index_fields(spec)) if f.name in names for p in (2 * i, 2 * i + 1)]
+    indexed_version = field is not None and field in spec.options.indexes
+    if indexed_version:  # the entries must show the version the write stores
+        before = getattr(obj, field or "")
+        spec.adapter.set_field(obj, field or "", version)
+    try:
+        found = [entry for entry in entries(spec, obj, pk) if entry[0] in owned]
+    finally:
+        if indexed_version:
+            spec.adapter.set_field(obj, field or "", before)
+    argv: list[Any] = [len(owned), *owned]
+    for position, score, member in found:
+        argv += [position, score, member]
+    return argv
+
+
+def patch_command(spec: ModelSpec[Any], mode: str) -> CheckedCommand:
+    """The JSON layout's ``PATCH`` call for :func:`checked_write` (``mode``: ``FULL`` or ``ONLY``)."""
+    vkey = version_key(spec)
+
+    def build(pk: str, document: bytes, px: str, expected: int, argv: list[Any]) -> Command:
+        keys: list[Any] = [key_for(spec, pk)]
+        if spec.options.indexes:
+            keys += [entries_key(spec, pk), schedule_key(spec), *index_keys(spec)]
+        return scripts.PATCH.evalsha(keys, [mode, document, px, pk, vkey, expected, *argv])
+
+    return build

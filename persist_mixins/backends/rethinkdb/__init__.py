@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from ...backend import Backend, Plans, register
-from ...errors import ConfigurationError
 from ...run import Plan
 from . import plans as _plans
 from .commands import Cursor, Database, Next, Run
@@ -51,15 +50,6 @@ class DocumentPlans(Plans, Protocol):
 _checked: DocumentPlans = _plans  # mypy checks the plans module against the protocol here
 
 
-def _check(cls: type) -> None:
-    """Refuse the options RethinkMixin does not implement yet, rather than ignore them."""
-    if getattr(cls, "__version_field__", None) is not None:
-        raise ConfigurationError(
-            f"{cls.__name__}.__version_field__: optimistic locking is not available on RethinkDB yet "
-            "(PgRowMixin has it)"
-        )
-
-
 RETHINKDB: Backend[DocumentPlans] = register(
     Backend(
         name="rethinkdb",
@@ -71,6 +61,6 @@ RETHINKDB: Backend[DocumentPlans] = register(
         connection_options=("__rethinkdb__",),
         keys=frozenset({"client_uuid", "database_uuid"}),
         capabilities=frozenset({"tables", "indexes", "expiry", "changes"}),
-        check=_check,
+        options=("__version_field__",),
     )
 )

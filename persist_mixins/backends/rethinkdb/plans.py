@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import pk_plans
 from ...adapters import build_adapter
-from ...errors import InvalidLookup, MultipleFound, NotFound, PersistError, ValidationError
+from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, PersistError, ValidationError
 from ...lookups import _check_value, matches
 from ...query import QueryState, describe, sort_objects
 from ...run import Emit, EmitMany, Plan, collect
@@ -32,7 +32,7 @@ from .schema import EXPIRES, HIDDEN_PK, Collection, collection_of, decode_time
 __all__ = [
     "FEED_OPEN", "changes", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire",
     "match",
-    "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
+    "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many", "save_only",
     "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
 
@@ -126,16 +126,120 @@ def _typed_pk(coll: Collection, key: Any) -> Any:
 
 
 def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
-    """``obj.set()``: validate, then one ``insert(..., conflict="replace")``; a server-made pk is filled back."""
+    """``obj.set()``: validate, then one ``insert(..., conflict="replace")``; a server-made pk is filled back.
+
+    A versioned model (``__version_field__``) is written by a conditional replace instead
+    (:func:`_save_versioned`); ConflictError when the stored document's version is not the object's.
+    """
     coll = collection_of(spec)
     px = expire_ms(spec, expire)
     data = _dump(spec, obj, "set()")
+    vfield = spec.options.version_field
+    if vfield is not None:
+        if not _generates(spec, coll, obj):
+            return (yield from _save_versioned(spec, coll, obj, data, px, vfield))
+        data = {**data, vfield: 1}  # a new document the server names: nothing to compare with
     doc = _document(spec, coll, obj, data, px)
     reply = yield Run(reql.t(reql.INSERT, coll.table, doc, conflict="replace"))
     _written(spec, reply)
     keys = reply.get("generated_keys")
     if keys:
         _fill_generated(spec, coll, obj, keys[0])
+    if vfield is not None:
+        spec.adapter.set_field(obj, vfield, 1)
+    return obj
+
+
+#: ReQL's ``r.error(message)`` term, and the message a versioned write fails with on the server.
+_ERROR = 12
+#: ReQL's ``r.literal(value)``: a value ``update()`` writes as it is, rather than merging it.
+_LITERAL = 137
+_STALE = "persist_mixins: the stored version is not the object's"
+
+
+def _expected(obj: Any, vfield: str) -> int:
+    """The version an object was read at (None counts as 0: never stored)."""
+    version = getattr(obj, vfield, None)
+    return int(version) if version is not None else 0
+
+
+def _version_is(d: Term, vfield: str, expected: int) -> Term:
+    """True when the stored document ``d`` is at version ``expected`` (a null or missing version is 0)."""
+    stored = reql.field(d, (vfield,))
+    if expected == 0:
+        return reql.or_([reql.EQ, [stored, None]], [reql.EQ, [stored, 0]])
+    return [reql.EQ, [stored, expected]]
+
+
+def _conflict(spec: ModelSpec[Any], obj: Any, vfield: str, reply: Mapping[str, Any]) -> None:
+    """Raise ConflictError when the server refused a versioned write as stale."""
+    if reply.get("errors") and _STALE in str(reply.get("first_error")):
+        raise ConflictError(
+            f"{spec.name} {spec.pk_of(obj)!r}: the stored document changed since this object was read "
+            f"(its {vfield} is no longer {getattr(obj, vfield, None)!r}); refresh() and retry"
+        )
+
+
+def _save_versioned(
+    spec: ModelSpec[Any], coll: Collection, obj: Any, data: dict[str, Any], px: int | None, vfield: str
+) -> Plan[Any]:
+    """A versioned ``set()``: ``get(pk).replace(d => d is null, expired or at the object's version ? new : error)``.
+
+    The new document carries the next version.  One document's replace is atomic on the
+    server, so of two writers holding one version only the first succeeds.  A server that
+    skips a replace of a missing document (reqlite) gets an ``insert`` instead, which
+    refuses a pk created meanwhile (a ConflictError as well).
+    """
+    expected = _expected(obj, vfield)
+    doc = _document(spec, coll, obj, {**data, vfield: expected + 1}, px)
+    key = coll.pk_datum(spec.pk_of(obj) if coll.hidden_pk else spec.pk_value(obj))
+
+    def replace(d: Term) -> Term:
+        writable = reql.or_([reql.NOT, [alive(d)]], _version_is(d, vfield, expected))
+        return reql.branch([reql.EQ, [d, None]], doc, reql.branch(writable, doc, [_ERROR, [_STALE]]))
+
+    reply = yield Run([reql.REPLACE, [[reql.GET, [coll.table, key]], reql.func(replace)]])
+    _conflict(spec, obj, vfield, reply)
+    _written(spec, reply)
+    if reply.get("skipped"):
+        reply = yield Run(reql.t(reql.INSERT, coll.table, doc))
+        if reply.get("errors") and "Duplicate primary key" in str(reply.get("first_error")):
+            raise ConflictError(
+                f"{spec.name} {spec.pk_of(obj)!r}: another writer stored this pk since this object was read; "
+                "refresh() and retry"
+            )
+        _written(spec, reply)
+    spec.adapter.set_field(obj, vfield, expected + 1)
+    return obj
+
+
+def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[Any]:
+    """``obj.set(only=fields)``: ``get_all(pk).filter(alive).update({fields})``, validated whole first.
+
+    The document's expiry and other fields stay as stored; nothing matched (deleted or
+    expired) is NotFound.  A versioned model updates by a function that refuses a stale
+    version (ConflictError) and counts the new one.
+    """
+    coll = collection_of(spec)
+    key = _require_key(spec, coll, obj)
+    data = _dump(spec, obj, "set(only=...)")  # validates the whole object, as set() does
+    changes: Any = coll.encode({name: data.get(name) for name in fields})
+    for name, value in changes.items():
+        if type(value) is dict:  # replaced whole: update() would merge it into the stored object
+            changes[name] = [_LITERAL, [value]]
+    vfield = spec.options.version_field
+    expected = _expected(obj, vfield) if vfield is not None else 0
+    if vfield is not None:
+        written = {**changes, vfield: expected + 1}
+        changes = reql.func(lambda d: reql.branch(_version_is(d, vfield, expected), written, [_ERROR, [_STALE]]))
+    reply = yield Run([reql.UPDATE, [_live_by_pk(coll, key), changes]])
+    if vfield is not None:
+        _conflict(spec, obj, vfield, reply)
+    _written(spec, reply)
+    if not (reply.get("replaced") or reply.get("unchanged")):
+        raise NotFound(f"{spec.name} with pk {str(key)!r} not found (deleted or expired): set(only=...) writes nothing")
+    if vfield is not None:
+        spec.adapter.set_field(obj, vfield, expected + 1)
     return obj
 
 
@@ -148,6 +252,8 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     coll = collection_of(spec)
     px = expire_ms(spec, expire)
     items = list(objs)
+    if spec.options.version_field and items:
+        raise ValidationError(f"{spec.name}.set_many(): models with __version_field__ are saved one by one with set()")
     dumps = [_dump(spec, obj, "set_many()") for obj in items]
     keyed: dict[Any, tuple[Any, dict[str, Any]]] = {}
     fresh: list[tuple[Any, dict[str, Any]]] = []
@@ -382,9 +488,20 @@ def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
 def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
     """Query ``update(**values)``: updated on the server, keeping each expiry; returns how many matched."""
     coll = collection_of(spec)
-    changes = _update_values(spec, coll, values)
+    changes: Any = _update_values(spec, coll, values)
     if not changes:
         return 0
+    vfield = spec.options.version_field
+    if vfield is not None:  # counted as set() counts it, so a copy read before is stale
+        if vfield in values:
+            raise InvalidLookup(f"{spec.name}.update({vfield}=...): the version field is counted by the backend")
+        fixed = changes
+
+        def counted(d: Term) -> Term:
+            stored = reql.field(d, (vfield,))
+            return {**fixed, vfield: [reql.ADD, [reql.branch([reql.EQ, [stored, None]], 0, stored), 1]]}
+
+        changes = reql.func(counted)
     written = 0
     for target in (yield from _targets(spec, coll, state)):
         reply = yield Run([reql.UPDATE, [target, changes]])

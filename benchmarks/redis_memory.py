@@ -57,6 +57,7 @@ def measure(layout: str, many: int) -> dict[str, float]:
 
     gc.collect()
     start = rss_kb()
+
     def pk(i: int) -> str | None:
         return None if layout == "anonymous" else f"scoop-{i:08d}"
 

@@ -280,3 +280,31 @@ def test_set_many_holds_about_a_document_per_object_not_every_encoded_payload(pr
     assert Heap.count() == 20_000
     if layout == "hash":
         Heap.delete_all()
+
+
+async def test_set_only_leaves_other_members_byte_for_byte(redis_api: Api, redis_client: redis.Redis) -> None:
+    """set(only=) rewrites the named members of the stored JSON and copies the others as they were.
+
+    The document here is written behind the library's back, as redis-schematics' ``json.dumps``
+    would (spaces, ``[]``, a float that needs 17 digits, strings holding JSON punctuation): a
+    script that decoded and re-encoded it (cjson) would turn ``[]`` into ``{}`` and round the float.
+    """
+    api = redis_api
+    key = f"{api.prefix}:raw"
+    tricky = 'a "}], \\\\ {[" b'
+    raw = (
+        '{"id": "raw", "flavour": "old", "amount_kg": 3, "ratio": 0.30000000000000004, "tags": [], '
+        f'"extra": {{"k": {orjson.dumps(tricky).decode()}}}, "grommet": null}}'
+    )
+    redis_client.set(key, raw, ex=100)
+    obj = await api.run(api.Model.match_for_pk("raw"))
+    obj.flavour, obj.amount_kg = 'new "one"', 99
+    await api.run(obj.set(only=("flavour",)))
+    stored = redis_client.get(key).decode()
+    members = [
+        '"id":"raw"', '"flavour":"new \\"one\\""', '"amount_kg":3', '"ratio":0.30000000000000004', '"tags":[]',
+        f'"extra":{{"k": {orjson.dumps(tricky).decode()}}}', '"grommet":null',
+    ]  # fmt: skip
+    assert stored == "{" + ",".join(members) + "}"  # only the separators between members are compacted
+    assert 90 < redis_client.ttl(key) <= 100
+    assert (await api.run(api.Model.match_for_pk("raw"))).extra == {"k": tricky}

@@ -14,9 +14,10 @@ import pydantic
 import pytest
 from schematics import models, types
 
-from persist_mixins import InvalidLookup, MultipleFound, NotFound, SimpleRedisMixin, ValidationError
+from persist_mixins import ConflictError, InvalidLookup, MultipleFound, NotFound, SimpleRedisMixin, ValidationError
 from persist_mixins.backends.redis import plans, writes
 from persist_mixins.backends.redis.plans import Command, Pipeline
+from persist_mixins.backends.redis.queries import fetch
 from persist_mixins.binding import spec_of
 from persist_mixins.query import QueryState
 from persist_mixins.run import iter_sync, run_sync
@@ -804,3 +805,62 @@ def test_a_batch_is_resent_until_the_server_keeps_its_scripts() -> None:
     assert run_sync(script.route, send_batch([call])) == [1]
     assert [type(c).__name__ for c in script.sent] == ["Pipeline", "Command", "Pipeline", "Command", "Pipeline"]
     assert script.sent[1] == scripts.SAVE.load()
+
+
+@dataclasses.dataclass
+class Counted(SimpleRedisMixin):
+    """A versioned model (optimistic locking)."""
+
+    __version_field__ = "version"
+    id: str | None = None
+    name: str = ""
+    version: int | None = None
+
+
+def _patched(command: Any) -> tuple[Any, ...]:
+    """(mode, document, px, pk, version key, expected version) of an unindexed model's PATCH call."""
+    assert command.args[:4] == ("EVALSHA", plans.scripts.PATCH.sha, 1, "Counted:a")
+    return tuple(command.args[4:10])
+
+
+def test_versioned_set_sends_the_next_version_and_the_expected_one() -> None:
+    """A versioned set() is one PATCH call: the document carries version + 1, the script compares the stored one."""
+    obj = Counted("a", "x", 4)
+    run_sync(Script(1).route, plans.save(spec_of(Counted), obj))
+    assert obj.version == 5
+    script = Script(-1)
+    with pytest.raises(ConflictError, match="refresh"):
+        run_sync(script.route, plans.save(spec_of(Counted), obj))
+    mode, document, px, pk, vkey, expected = _patched(script.sent[0])
+    assert (mode, px, pk, vkey, expected) == ("FULL", "", "a", '"version"', 5)
+    assert json.loads(document) == {"id": "a", "name": "x", "version": 6}
+    assert obj.version == 5  # unchanged by a refused write
+
+
+def test_set_only_sends_just_the_named_members() -> None:
+    """set(only=) sends the named fields and the next version, keeping the TTL; NotFound when the script finds none."""
+    obj = Counted("a", "y", 2)
+    script = Script(0)
+    with pytest.raises(NotFound, match="only"):
+        run_sync(script.route, plans.save_only(spec_of(Counted), obj, ("name",)))
+    mode, document, px, *_ = _patched(script.sent[0])
+    assert (mode, px, json.loads(document)) == ("ONLY", "KEEP", {"name": "y", "version": 3})
+
+
+def test_versioned_update_rereads_and_retries_a_changed_object() -> None:
+    """A query update() of a versioned model rewrites an object another writer changed, from what is stored now."""
+    spec = spec_of(Counted)
+    newer = json.dumps({"id": "a", "name": "theirs", "version": 7})
+    script = Script(-1, newer, 1)
+    command = writes.patch_command(spec, "ONLY")
+    plan = writes.update_versioned(
+        spec, [Counted("a", "x", 1)], {"name": "all"}, writes.KEEP, bool, fetch, lambda _: command
+    )
+    assert run_sync(script.route, plan) == 1
+    first, reread, second = script.sent
+    assert _patched(first)[5] == 1 and reread.args == ("GET", "Counted:a")
+    assert _patched(second)[5] == 7 and json.loads(_patched(second)[1]) == {"name": "all", "version": 8}
+    gone = writes.update_versioned(
+        spec, [Counted("a", "x", 1)], {"name": "all"}, writes.KEEP, bool, fetch, lambda _: command
+    )
+    assert run_sync(Script(-1, None).route, gone) == 0  # deleted meanwhile: skipped, not recreated

@@ -29,7 +29,7 @@ from .commands import Command, Pipeline
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
 from .schema import key_for
 from .scripts import HASH_PATCH, HASH_UPDATE
-from .writes import CheckedCommand, Prepared, checked_write, finish, prepare, send, version_key
+from .writes import CheckedCommand, Prepared, checked_write, finish, prepare, send, update_versioned, version_key
 
 __all__ = [
     "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
@@ -332,6 +332,11 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
             f"{spec.name}.update({', '.join(values)}=...): the update would move {len(moved)} object(s) to another "
             f"hash (their __set_key__ depends on these fields); delete() them and set() them anew instead"
         )
+    if spec.options.version_field is not None:  # each object checked and counted by the HASH_PATCH script
+        fetch_in = _fetch_for(state)
+        still = lambda obj: matches(spec, state.terms, obj)  # noqa: E731
+        command = lambda obj: _patch(spec, obj, "ONLY")  # noqa: E731
+        return (yield from update_versioned(spec, objs, values, None, still, fetch_in, command))
     prepared: list[Prepared | None] = list(prepare(spec, objs))  # all validated first
     written = 0
     for start in range(0, len(objs), BATCH):

@@ -34,7 +34,16 @@ from .compile import (
     served,
 )
 from .schema import decode, key_for, pk_of_key, scan_pattern
-from .writes import BATCH, KEEP, delete_command, send_batch, write_all, write_commands
+from .writes import (
+    BATCH,
+    KEEP,
+    delete_command,
+    patch_command,
+    send_batch,
+    update_versioned,
+    write_all,
+    write_commands,
+)
 
 __all__ = [
     "by_pk", "check_update", "count", "delete_where", "exactly_one", "exists", "fetch", "load", "match",
@@ -231,13 +240,10 @@ def require_pk(spec: ModelSpec[Any], obj: Any) -> str:
 
 
 def check_update(spec: ModelSpec[Any], values: Mapping[str, Any]) -> None:
-    """Refuse a query ``update()`` of an unknown field, of the pk, or of a versioned model, before any I/O."""
-    if spec.options.version_field is not None:
-        raise ConfigurationError(
-            f"{spec.name}.update(): on Redis a query update() would not count {spec.options.version_field} "
-            "(__version_field__); read each object and write it with set(only=...), which checks and counts it"
-        )
+    """Refuse a query ``update()`` of an unknown field, of the pk or of the version field, before any I/O."""
     for name in values:
+        if name == spec.options.version_field:
+            raise InvalidLookup(f"{spec.name}.update({name}=...): the version field is counted by the backend")
         if name not in spec.fields:
             raise InvalidLookup(f"{spec.name}.update({name}=...): {spec.name} has no field {name!r}")
         if name == spec.pk_field or name in spec.options.unique_together:
@@ -342,6 +348,10 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     check_update(spec, values)
     pairs = yield from collect(select_pairs(spec, state))
     objs = [obj for _, obj in pairs]
+    if spec.options.version_field is not None:  # each object checked and counted by the PATCH script
+        command = patch_command(spec, "ONLY")
+        still = lambda obj: matches(spec, state.terms, obj)  # noqa: E731
+        return (yield from update_versioned(spec, objs, values, KEEP, still, fetch, lambda _: command))
     for obj in objs:
         for name, value in values.items():
             spec.adapter.set_field(obj, name, value)

@@ -9,7 +9,7 @@ loading the scripts into a server that does not know them yet.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 import orjson
@@ -25,7 +25,7 @@ from .schema import encode, entries_key, key_for, schedule_key
 __all__ = [
     "BATCH", "KEEP", "CheckedCommand", "Prepared", "checked_write", "count_written", "delete_command",
     "expected_version", "expire_ms", "finish", "patch_command", "payload", "prepare", "save_command", "send",
-    "send_batch", "version_key", "write_all", "write_commands",
+    "send_batch", "update_versioned", "version_key", "write_all", "write_commands",
 ]  # fmt: skip
 
 #: Objects written per pipeline round trip.
@@ -310,3 +310,58 @@ def patch_command(spec: ModelSpec[Any], mode: str) -> CheckedCommand:
         return scripts.PATCH.evalsha(keys, [mode, document, px, pk, vkey, expected, *argv])
 
     return build
+
+
+#: How often a query ``update()`` re-reads and retries one versioned object that other writers keep changing.
+UPDATE_RETRIES = 10
+
+
+def update_versioned(
+    spec: ModelSpec[Any],
+    objs: list[Any],
+    values: Mapping[str, Any],
+    px: int | str | None,
+    still_matches: Callable[[Any], bool],
+    fetch: Callable[[ModelSpec[Any], Any], Plan[Any]],
+    command: Callable[[Any], CheckedCommand],
+) -> Plan[int]:
+    """Query ``update(**values)`` of a versioned model: each match written by :func:`checked_write` (``only``).
+
+    Every object is validated first.  Each write checks and counts the version on the
+    server; an object another writer changed since the query read it is read again and,
+    if it still matches, written again (up to :data:`UPDATE_RETRIES` times); one deleted
+    or expired meanwhile, or no longer matching, is skipped.  One round trip per object.
+
+    Returns:
+        How many objects were written.
+    """
+    fields = tuple(values)
+
+    def apply(obj: Any) -> None:
+        for name, value in values.items():
+            spec.adapter.set_field(obj, name, value)
+
+    for obj in objs:
+        apply(obj)
+    prepare(spec, objs)  # ValidationError before the first write
+    written = 0
+    for obj in objs:
+        current = obj
+        for _ in range(UPDATE_RETRIES):
+            try:
+                yield from checked_write(spec, current, fields, px, command(current))
+            except NotFound:
+                break
+            except ConflictError:
+                current = yield from fetch(spec, spec.pk_of(current))
+                if current is None or not still_matches(current):
+                    break
+                apply(current)
+                continue
+            written += 1
+            break
+        else:
+            raise ConflictError(
+                f"{spec.name}.update(): {spec.pk_of(obj)!r} changed under it {UPDATE_RETRIES} times in a row; retry"
+            )
+    return written

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ import redis
 import persist_mixins
 from persist_mixins import ConfigurationError, ValidationError
 from persist_mixins.backends.redis import driver_redis as redis_driver
+from persist_mixins.backends.redis import scripts
 
 from .conftest import REDIS_URL, Api
 from .models import INDEXED, populate, sample
@@ -235,14 +237,31 @@ async def test_glob_and_nul_rules(ix: Api, redis_client: redis.Redis) -> None:
     assert (await ix.run(ix.Model.match(pk="a*"))).id == "a*"
 
 
-async def test_scripts_reload_after_script_flush(ix: Api, redis_client: redis.Redis) -> None:
+def _unknown_scripts(monkeypatch: pytest.MonkeyPatch, redis_client: redis.Redis) -> None:
+    """Give the library scripts the server has never seen, as after a restart or a SCRIPT FLUSH.
+
+    Each is the library's own script with a unique comment added (another SHA1), so the server
+    answers NOSCRIPT; no SCRIPT FLUSH, which would empty the script cache of every client of
+    the server (other test runs included) and fail their writes.
+    """
+    marker = uuid.uuid4().hex
+    for name in ("SAVE", "DELETE", "EXPIRE", "PURGE", "PATCH"):
+        fresh = scripts.Script(f"{getattr(scripts, name).source}\n-- {marker} {name}")
+        assert redis_client.script_exists(fresh.sha) == [False]
+        monkeypatch.setattr(scripts, name, fresh)
+
+
+async def test_scripts_reload_after_script_flush(
+    ix: Api, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A server that lost its scripts (restart, SCRIPT FLUSH) gets them again, for single and batched writes."""
-    redis_client.script_flush()
+    _unknown_scripts(monkeypatch, redis_client)
     await ix.run(sample(ix, id="one", amount_kg=1).set())
-    redis_client.script_flush()
+    _unknown_scripts(monkeypatch, redis_client)
     await ix.run(ix.Model.set_many([sample(ix, id="two", amount_kg=2)]))
-    redis_client.script_flush()
+    _unknown_scripts(monkeypatch, redis_client)
     assert await ix.run(ix.Model.all().delete()) == 2
+    assert redis_client.script_exists(scripts.DELETE.sha) == [True]  # loaded again by the library
 
 
 async def test_reindex_moves_unindexed_and_redis_schematics_data(

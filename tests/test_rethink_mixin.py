@@ -417,3 +417,19 @@ def test_errors_name_their_cause() -> None:
         with pytest.raises(expected, match=message) as caught, driver._translated():
             raise raised
         assert caught.value is raised or caught.value.__cause__ is raised
+
+
+def test_update_replaces_a_dict_field_whole(table: str) -> None:
+    """Query update() of a dict or nested-model field replaces it, as on the other backends (ReQL would merge)."""
+
+    @dataclasses.dataclass
+    class Tagged(RethinkMixin):
+        __table__ = table
+        id: str = ""
+        extra: dict[str, Any] | None = None
+
+    Tagged.create_table()
+    Tagged("t", {"a": 1, "b": 2}).set()
+    assert Tagged.filter(id="t").update(extra={"c": 3}) == 1
+    assert Tagged.match_for_pk("t").extra == {"c": 3}
+    persist_mixins.close()

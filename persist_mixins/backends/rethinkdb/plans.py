@@ -491,6 +491,9 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     changes: Any = _update_values(spec, coll, values)
     if not changes:
         return 0
+    for name, value in changes.items():
+        if type(value) is dict:  # replaced whole, as on the other backends: update() would merge it
+            changes[name] = [_LITERAL, [value]]
     vfield = spec.options.version_field
     if vfield is not None:  # counted as set() counts it, so a copy read before is stale
         if vfield in values:

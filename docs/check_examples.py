@@ -325,24 +325,19 @@ def _leftover_rethink_tables(rethinkdb_url: str) -> list[str]:
 
 
 def start_reqlite() -> tuple[str, subprocess.Popen[bytes]] | None:
-    """Start reqlite on a free port of 127.0.0.1 (None when it is not installed): its URL and process."""
-    import shutil
-    import socket
+    """Start reqlite on a free port of 127.0.0.1 (None when it is not installed or does not start)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests import reqlite  # the one place that finds and starts it (the tests use it too)
 
-    package = Path(os.environ.get("PERSIST_REQLITE") or ROOT / ".ci" / "reqlite" / "node_modules" / "reqlite")
-    node = shutil.which("node")
-    if node is None or not (package / "lib" / "index.js").exists():
+    if not reqlite.available():
         return None
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    launcher = ROOT / "tests" / "reqlite_server.js"
-    proc = subprocess.Popen([node, str(launcher), str(package), str(port)], stdout=subprocess.PIPE)
-    assert proc.stdout is not None
-    if proc.stdout.readline().strip() != b"ready":
-        proc.kill()
+    port = reqlite.free_port()
+    try:
+        return f"rethinkdb://127.0.0.1:{port}/docs", reqlite.start(port)
+    except RuntimeError as exc:
+        print(f"note: {exc}")
         return None
-    return f"rethinkdb://127.0.0.1:{port}/docs", proc
 
 
 def run_page(redis_url: str, postgres_url: str, rethinkdb_url: str = "") -> int:

@@ -20,10 +20,6 @@ import copy
 import dataclasses
 import inspect
 import os
-import pathlib
-import shutil
-import socket
-import subprocess
 import typing
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -40,7 +36,7 @@ from persist_mixins.backends.redis import REDIS, REDIS_HASH
 from persist_mixins.backends.redis.schema import escape_glob
 from persist_mixins.backends.rethinkdb import RETHINKDB
 
-from . import models
+from . import models, reqlite
 
 # The sync flavour of the behaviour suite runs inside async test functions (one event loop for
 # both flavours): the warning for sync calls inside a running loop is tested on its own.
@@ -50,10 +46,6 @@ REDIS_URL = os.environ.get("PERSIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 PG_URL = os.environ.get("PERSIST_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 #: A RethinkDB server the tests may use (a real one); without it they start reqlite (see :func:`rethink_url`).
 RETHINK_URL = os.environ.get("PERSIST_TEST_RETHINKDB_URL") or os.environ.get("PERSIST_RETHINKDB_URL")
-#: Where ``.ci/run`` installs reqlite (``npm install --prefix .ci/reqlite reqlite@2.3.0``).
-REQLITE = os.environ.get(
-    "PERSIST_REQLITE", str(pathlib.Path(__file__).parent.parent / ".ci" / "reqlite" / "node_modules" / "reqlite")
-)
 BACKENDS: dict[str, Backend[Any]] = {
     "redis": REDIS, "redis_hash": REDIS_HASH, "postgres": POSTGRES, "rethinkdb": RETHINKDB,
 }  # fmt: skip
@@ -96,12 +88,6 @@ def pg_conn() -> Iterator[Any]:
     conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def rethink_url() -> Iterator[str]:
     """The RethinkDB server of the tests: ``PERSIST_TEST_RETHINKDB_URL`` (or ``PERSIST_RETHINKDB_URL``), else reqlite.
@@ -113,19 +99,17 @@ def rethink_url() -> Iterator[str]:
     if RETHINK_URL:
         yield RETHINK_URL
         return
-    node = shutil.which("node")
-    if node is None or not pathlib.Path(REQLITE, "lib", "index.js").exists():
-        message = f"no RethinkDB server: set PERSIST_TEST_RETHINKDB_URL, or install reqlite at {REQLITE}"
+    if not reqlite.available():
+        message = f"no RethinkDB server: set PERSIST_TEST_RETHINKDB_URL, or install reqlite at {reqlite.PACKAGE}"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    port = _free_port()
-    script = pathlib.Path(__file__).parent / "reqlite_server.js"
-    proc = subprocess.Popen([node, str(script), REQLITE, str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    port = reqlite.free_port()
     try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != b"ready":
-            pytest.fail(f"reqlite did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+        proc = reqlite.start(port)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
         yield f"rethinkdb://127.0.0.1:{port}/persist_test"
     finally:
         proc.terminate()

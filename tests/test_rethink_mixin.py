@@ -10,8 +10,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import pathlib
-import shutil
 import subprocess
 import threading
 import time
@@ -35,7 +33,8 @@ from persist_mixins.backends.rethinkdb.driver_rethinkdb import parse_url
 from persist_mixins.binding import spec_of
 from persist_mixins.connections import async_driver, sync_driver
 
-from .conftest import REQLITE, _free_port, pg_table_name
+from . import reqlite
+from .conftest import pg_table_name
 
 
 def flavour_base(flavour: str) -> type:
@@ -323,19 +322,16 @@ async def test_expired_documents_are_not_reported_as_live(ascoop: type) -> None:
 @pytest.fixture
 def own_reqlite() -> Iterator[Any]:
     """A reqlite of this test's own (it is stopped and started again), or a skip without reqlite."""
-    node = shutil.which("node")
-    if node is None or not pathlib.Path(REQLITE, "lib", "index.js").exists():
+    if not reqlite.available():
         pytest.skip("needs reqlite, which this test restarts")
-    port = _free_port()
-    script = pathlib.Path(__file__).parent / "reqlite_server.js"
+    port = reqlite.free_port()
 
     class Server:
         url = f"rethinkdb://127.0.0.1:{port}/restart"
         proc: subprocess.Popen[bytes] | None = None
 
         def start(self) -> None:
-            self.proc = subprocess.Popen([node, str(script), REQLITE, str(port)], stdout=subprocess.PIPE)
-            assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == b"ready"
+            self.proc = reqlite.start(port)
 
         def stop(self) -> None:
             if self.proc is not None:

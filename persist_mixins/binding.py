@@ -28,10 +28,12 @@ def check_class(cls: type) -> None:
     Raises:
         ConfigurationError: naming the class and the option.
     """
-    read_options(cls, declared_field_names(cls) or None)
+    options = read_options(cls, declared_field_names(cls) or None)
     backend: Backend[Plans] | None = getattr(cls, "__persist_backend__", None)
     if backend is None:
         return
+    if options.unique and "unique" not in backend.capabilities:
+        raise ConfigurationError(f"{cls.__name__}.__unique__: the {backend.name} backend does not support unique fields")
     check_option_names(cls, (*CORE_OPTIONS, *backend.connection_options, *backend.options))
     if backend.check is not None:
         backend.check(cls)

@@ -83,8 +83,10 @@ class Options:
     key_prefix: str
     table: str
     indexes: tuple[str, ...]
-    #: ``__version_field__``: the int field optimistic locking counts writes in (PostgreSQL).
+    #: ``__version_field__``: the int field optimistic locking counts writes in (every backend).
     version_field: str | None = None
+    #: ``__unique__``: fields each unique on its own among the model's stored objects (None is never a clash).
+    unique: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: one spec per class, usable as a dict key
@@ -409,13 +411,18 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
         raise ConfigurationError(f"{name}.__version_field__ = {version_field!r} is not a field of {name}")
     if version_field is not None and version_field == pk_field:
         raise ConfigurationError(f"{name}.__version_field__ cannot be the pk field {pk_field!r}")
-    return Options(expire_ms, unique_together, pk_field, prefix, table, indexes, version_field)
+    unique_fields = _names(cls, "__unique__", _class_option(cls, "__unique__"), fields)
+    if pk_field is not None and pk_field in unique_fields:
+        raise ConfigurationError(f"{name}.__unique__ names the pk field {pk_field!r}, which is unique already")
+    if version_field is not None and version_field in unique_fields:
+        raise ConfigurationError(f"{name}.__unique__ names the version field {version_field!r}")
+    return Options(expire_ms, unique_together, pk_field, prefix, table, indexes, version_field, unique_fields)
 
 
 #: The class options every backend reads (a backend adds its own: ``Backend.options``).
 CORE_OPTIONS = (
     "__expire__", "__unique_together__", "__unique_args__", "__pk_field__", "__key_prefix__", "__table__",
-    "__indexes__",
+    "__indexes__", "__unique__",
 )  # fmt: skip
 #: Names users reach for that mean one of our options (redis-schematics habits, other libraries' names).
 _ALIASES = {

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "Capability", "DriverFactory", "Flavour", "KeyPolicy", "Plans", "backends", "register"]
 
 M = TypeVar("M")
+T = TypeVar("T")
 P_co = TypeVar("P_co", bound="Plans", covariant=True)
 
 Flavour = Literal["sync", "async"]
@@ -118,6 +119,14 @@ class Plans(Protocol):
 
     def purge_expired(self, spec: ModelSpec[M], /) -> Plan[int]:
         """``Model.purge_expired()``."""
+        ...
+
+    def guarded(self, spec: ModelSpec[M], name: str, body: Plan[T], /) -> Plan[T]:
+        """Run ``body`` holding the model's lock ``name``: no other ``guarded`` run with that name is inside at once.
+
+        What makes ``get_or_create`` atomic.  A holder that dies leaves the lock to its
+        expiry (Redis, RethinkDB) or to the end of its transaction (PostgreSQL).
+        """
         ...
 
 

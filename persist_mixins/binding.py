@@ -33,7 +33,9 @@ def check_class(cls: type) -> None:
     if backend is None:
         return
     if options.unique and "unique" not in backend.capabilities:
-        raise ConfigurationError(f"{cls.__name__}.__unique__: the {backend.name} backend does not support unique fields")
+        raise ConfigurationError(
+            f"{cls.__name__}.__unique__: the {backend.name} backend does not support unique fields"
+        )
     check_option_names(cls, (*CORE_OPTIONS, *backend.connection_options, *backend.options))
     if backend.check is not None:
         backend.check(cls)

@@ -8,20 +8,22 @@ the methods that run a plan, each one line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from .backend import Backend, Plans
 from .binding import check_class, spec_of
+from .creating import check_defaults, create_values, get_or_create
+from .errors import InvalidLookup, ValidationError
 from .lookups import Q
 from .query import QueryState
 from .run import Plan
+from .spec import Expiry, ModelSpec
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from .spec import ModelSpec
-
-__all__ = ["ModelBase", "QueryBase"]
+__all__ = ["ModelBase", "QueryBase", "only_fields"]
 
 M = TypeVar("M", bound="ModelBase")
 
@@ -45,6 +47,27 @@ class ModelBase:
     @classmethod
     def _without(cls, lookups: dict[str, Any], qs: tuple[Q, ...]) -> QueryState:
         return QueryState().excluding(spec_of(cls), lookups, qs)
+
+    @classmethod
+    def _get_or_create(
+        cls, defaults: Mapping[str, Any] | None, lookups: dict[str, Any], update: bool
+    ) -> Plan[tuple[Any, bool]]:
+        """The plan of ``get_or_create`` / ``update_or_create``; every argument is checked before any I/O.
+
+        Raises:
+            InvalidLookup: a bad lookup, no lookup, or ``defaults`` naming an unknown field
+                (``update_or_create``: the pk or the version field).
+        """
+        spec = spec_of(cls)
+        what = "update_or_create" if update else "get_or_create"
+        if not lookups:
+            raise InvalidLookup(f"{spec.name}.{what}() needs at least one lookup")
+        state = cls._where(lookups)
+        fields = check_defaults(spec, defaults, what)
+        values = create_values(spec, lookups, fields)
+        only = only_fields(spec, tuple(fields)) if update and fields else ()
+        plans = cls.__persist_backend__.plans
+        return get_or_create(plans, spec, state, values, fields if update else None, only)
 
     def __key_pattern__(self, *parts: Any) -> str:
         """``{prefix}:part:part``: redis-schematics' key builder, for models that build a ``__set_key__`` with it."""
@@ -102,3 +125,26 @@ class QueryBase(Generic[M]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._model.__name__} {self._state}>"
+
+
+def only_fields(spec: ModelSpec[Any], only: Iterable[str], expire: Expiry = None) -> tuple[str, ...]:
+    """Check the ``only`` argument of ``set()``: known fields, none of them the pk or the version field.
+
+    Raises:
+        InvalidLookup: an unknown field, the pk (or a field it is made of), the version field, or no field.
+        ValidationError: ``expire`` given too (``set(only=...)`` keeps the stored TTL).
+    """
+    names = (only,) if isinstance(only, str) else tuple(only)
+    what = f"{spec.name}.set(only={names!r})"
+    if expire is not None:
+        raise ValidationError(f"{what}: a partial write keeps the stored TTL; call expire() to change it")
+    if not names:
+        raise InvalidLookup(f"{what}: name at least one field")
+    for name in names:
+        if not isinstance(name, str) or name not in spec.fields:
+            raise InvalidLookup(f"{what}: {spec.name} has no field {name!r}")
+        if name == spec.pk_field or name in spec.options.unique_together:
+            raise InvalidLookup(f"{what}: {name!r} makes the pk, which a partial write cannot change")
+        if name == spec.options.version_field:
+            raise InvalidLookup(f"{what}: {name!r} is the version field, counted by the backend")
+    return tuple(dict.fromkeys(names))

@@ -10,21 +10,20 @@ declared in its own package.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .binding import spec_of
 from .connections import sync_route as route
-from .errors import InvalidLookup, ValidationError
-from .facade import ModelBase, QueryBase
+from .facade import ModelBase, QueryBase, only_fields
 from .lookups import Q
 from .run import Plan, collect, iter_sync, run_sync
-from .spec import Expiry, ModelSpec
+from .spec import Expiry
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["PersistMixin", "Query", "only_fields"]
+__all__ = ["PersistMixin", "Query"]
 
 M = TypeVar("M", bound="PersistMixin")
 T = TypeVar("T")
@@ -270,6 +269,37 @@ class PersistMixin(ModelBase):
         return run_sync(route(cls), cls.__persist_backend__.plans.save_many(spec_of(cls), objs, expire))
 
     @classmethod
+    def get_or_create(cls, defaults: Mapping[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
+        """Return ``(obj, created)``: the one object matching the lookups, or a new one stored now.
+
+        Django's semantics: a new object gets the lookups' values (those without an operator:
+        ``title="Dune"``, not ``year__gte=1965``) and ``defaults`` (callables are called).
+        Atomic against concurrent callers passing the same lookups: exactly one of them creates.
+
+        Raises:
+            MultipleFound: more than one stored object matches.
+            InvalidLookup: a bad lookup, no lookup, or ``defaults`` naming an unknown field; before any I/O.
+            ValidationError: the new object is invalid; nothing was written.
+        """
+        return run_sync(route(cls), cls._get_or_create(defaults, lookups, update=False))
+
+    @classmethod
+    def update_or_create(cls, defaults: Mapping[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
+        """Return ``(obj, created)``: the matching object with ``defaults`` written to it, or a new one.
+
+        A found object gets the ``defaults`` values and just those fields are written
+        (``set(only=...)``, keeping its TTL); a new one is built as by :meth:`get_or_create`.
+        Atomic against concurrent callers passing the same lookups.
+
+        Raises:
+            MultipleFound: more than one stored object matches.
+            InvalidLookup: as :meth:`get_or_create`; also ``defaults`` naming the pk or the version field.
+            ValidationError: the new or updated object is invalid; nothing was written.
+            ConflictError: a versioned object changed meanwhile, or a ``__unique__`` clash.
+        """
+        return run_sync(route(cls), cls._get_or_create(defaults, lookups, update=True))
+
+    @classmethod
     def purge_expired(cls) -> int:
         """Remove what expired objects left behind; return how many objects that concerned."""
         return run_sync(route(cls), cls.__persist_backend__.plans.purge_expired(spec_of(cls)))
@@ -283,26 +313,3 @@ class PersistMixin(ModelBase):
     def delete_filter(cls, *qs: Q, **lookups: Any) -> int:
         """Delete the stored objects matching the lookups; return how many (redis-schematics' name)."""
         return cls.filter(*qs, **lookups).delete()
-
-
-def only_fields(spec: ModelSpec[Any], only: Iterable[str], expire: Expiry = None) -> tuple[str, ...]:
-    """Check the ``only`` argument of ``set()``: known fields, none of them the pk or the version field.
-
-    Raises:
-        InvalidLookup: an unknown field, the pk (or a field it is made of), the version field, or no field.
-        ValidationError: ``expire`` given too (``set(only=...)`` keeps the stored TTL).
-    """
-    names = (only,) if isinstance(only, str) else tuple(only)
-    what = f"{spec.name}.set(only={names!r})"
-    if expire is not None:
-        raise ValidationError(f"{what}: a partial write keeps the stored TTL; call expire() to change it")
-    if not names:
-        raise InvalidLookup(f"{what}: name at least one field")
-    for name in names:
-        if not isinstance(name, str) or name not in spec.fields:
-            raise InvalidLookup(f"{what}: {spec.name} has no field {name!r}")
-        if name == spec.pk_field or name in spec.options.unique_together:
-            raise InvalidLookup(f"{what}: {name!r} makes the pk, which a partial write cannot change")
-        if name == spec.options.version_field:
-            raise InvalidLookup(f"{what}: {name!r} is the version field, counted by the backend")
-    return tuple(dict.fromkeys(names))

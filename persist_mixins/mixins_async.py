@@ -8,14 +8,13 @@ names are re-exported by :mod:`persist_mixins.asyncio`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Generator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .binding import spec_of
 from .connections import async_route as route
-from .facade import ModelBase, QueryBase
+from .facade import ModelBase, QueryBase, only_fields
 from .lookups import Q
-from .mixins import only_fields
 from .run import Plan, collect, iter_async, run_async
 from .spec import Expiry
 
@@ -185,6 +184,16 @@ class AsyncPersistMixin(ModelBase):
         """Validate every object, then store them all in pipelined batches; nothing is written if one is invalid."""
         plans = cls.__persist_backend__.plans
         return await run_async(route(cls), plans.save_many(spec_of(cls), objs, expire))
+
+    @classmethod
+    async def get_or_create(cls, defaults: Mapping[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
+        """``(obj, created)``: the matching object or a new one, atomically (see the sync ``get_or_create``)."""
+        return await run_async(route(cls), cls._get_or_create(defaults, lookups, update=False))
+
+    @classmethod
+    async def update_or_create(cls, defaults: Mapping[str, Any] | None = None, **lookups: Any) -> tuple[Self, bool]:
+        """``(obj, created)``: the matching object updated with ``defaults``, or a new one (see the sync method)."""
+        return await run_async(route(cls), cls._get_or_create(defaults, lookups, update=True))
 
     @classmethod
     async def purge_expired(cls) -> int:

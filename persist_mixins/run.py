@@ -18,7 +18,9 @@ written twice for the two flavours.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from inspect import GEN_SUSPENDED, getgeneratorstate
@@ -26,7 +28,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 __all__ = [
     "DIRECT", "Abandoned", "AsyncBlock", "DirectRoute", "DirectRules", "Driver", "Emit", "EmitMany", "Io", "Link",
-    "Ops", "Plan", "Route", "SessionRules", "SyncBlock", "collect", "combine", "drive_async", "drive_sync",
+    "Ops", "Pause", "Plan", "Route", "SessionRules", "SyncBlock", "collect", "combine", "drive_async", "drive_sync",
     "iter_async", "iter_sync", "run_async", "run_sync", "session", "stream_async", "stream_sync", "window",
 ]  # fmt: skip
 
@@ -48,6 +50,17 @@ class EmitMany(Generic[T]):
     """Yielded by a streaming plan to hand several result items to the caller at once."""
 
     values: Sequence[T]
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Yielded by a plan to wait ``seconds`` before its next command (a lock held by another caller).
+
+    Any backend's plan may yield it; the executors sleep (``time.sleep`` / ``asyncio.sleep``)
+    holding whatever the run holds, and send None back.
+    """
+
+    seconds: float
 
 
 class Io:
@@ -209,6 +222,10 @@ def session(route: Route, plan: Plan[T], stream: bool = False) -> Ops[T]:
                     held.append(command)
                 command = next(plan)
                 continue
+            if kind is Pause:  # the executor sleeps
+                yield command
+                command = plan.send(None)
+                continue
             try:
                 driver = route[kind]
             except KeyError:
@@ -284,8 +301,12 @@ def drive_sync(ops: Ops[T], *, abandon: bool = False) -> T:
     try:
         op = ops.throw(Abandoned()) if abandon else next(ops)
         while True:
-            if type(op) is not Io:  # thrown in, so the session still closes what it opened
-                op = ops.throw(TypeError("a streaming plan was run for its result; use iter_sync"))
+            if type(op) is not Io:
+                if type(op) is Pause:
+                    time.sleep(op.seconds)
+                    op = ops.send(None)
+                else:  # thrown in, so the session still closes what it opened
+                    op = ops.throw(TypeError("a streaming plan was run for its result; use iter_sync"))
                 continue
             try:
                 reply = op.fn(*op.args)
@@ -306,8 +327,12 @@ async def drive_async(ops: Ops[T], *, abandon: bool = False) -> T:
     try:
         op = ops.throw(Abandoned()) if abandon else next(ops)
         while True:
-            if type(op) is not Io:  # thrown in, so the session still closes what it opened
-                op = ops.throw(TypeError("a streaming plan was run for its result; use iter_async"))
+            if type(op) is not Io:
+                if type(op) is Pause:
+                    await asyncio.sleep(op.seconds)
+                    op = ops.send(None)
+                else:  # thrown in, so the session still closes what it opened
+                    op = ops.throw(TypeError("a streaming plan was run for its result; use iter_async"))
                 continue
             try:
                 reply = await op.fn(*op.args)
@@ -337,6 +362,10 @@ def stream_sync(ops: Ops[Any]) -> Iterator[Any]:
                 else:
                     op = ops.send(reply)
                 continue
+            if kind is Pause:
+                time.sleep(op.seconds)
+                op = ops.send(None)
+                continue
             if kind is Emit:
                 yield op.value
             else:
@@ -362,6 +391,10 @@ async def stream_async(ops: Ops[Any]) -> AsyncIterator[Any]:
                     op = ops.throw(exc)
                 else:
                     op = ops.send(reply)
+                continue
+            if kind is Pause:
+                await asyncio.sleep(op.seconds)
+                op = ops.send(None)
                 continue
             if kind is Emit:
                 yield op.value
@@ -399,7 +432,11 @@ def _direct_sync(driver: Any, route: Route, plan: Plan[T]) -> T:
         command = next(plan)
         while True:
             if route.get(type(command)) is not driver:
-                raise _unroutable(command)
+                if type(command) is not Pause:
+                    raise _unroutable(command)
+                time.sleep(command.seconds)
+                command = plan.send(None)
+                continue
             try:
                 reply = execute(conn, command)
             except Exception as exc:  # noqa: BLE001 - handed to the plan, which may handle or re-raise it
@@ -419,7 +456,11 @@ async def _direct_async(driver: Any, route: Route, plan: Plan[T]) -> T:
         command = next(plan)
         while True:
             if route.get(type(command)) is not driver:
-                raise _unroutable(command)
+                if type(command) is not Pause:
+                    raise _unroutable(command)
+                await asyncio.sleep(command.seconds)
+                command = plan.send(None)
+                continue
             try:
                 reply = await execute(conn, command)
             except Exception as exc:  # noqa: BLE001 - handed to the plan

@@ -309,8 +309,10 @@ class Store:
 
     def _drop_rethink(self, table: str) -> None:
         r = self.conn.r
-        if table in r.table_list().run(self.conn):
-            r.table_drop(table).run(self.conn)
+        present = r.table_list().run(self.conn)
+        for name in (table, table + "__persist"):  # the model's table and its bookkeeping table
+            if name in present:
+                r.table_drop(name).run(self.conn)
 
 
 class Api(Store):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import decimal
 import uuid
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ... import pk_plans
 from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, ValidationError
@@ -25,7 +25,7 @@ from .compile import ALIVE, compile_where, count_sql, select_sql
 from .schema import EXPIRES, HIDDEN_PK, Table, check_numbers, encode_value, quote, table_of
 
 __all__ = [
-    "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
+    "guarded", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
     "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many", "save_only",
     "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
@@ -550,3 +550,21 @@ def _update_value(spec: ModelSpec[Any], name: str, kind: str, value: Any) -> Any
         return _check_value(name, spec, kind, value)
     except InvalidLookup as exc:
         raise ValidationError(str(exc).replace(".filter(", ".update(")) from None
+
+
+T = TypeVar("T")
+
+
+def guarded(spec: ModelSpec[Any], name: str, body: Plan[T]) -> Plan[T]:
+    """Run ``body`` in a transaction holding the advisory lock ``name`` of this model's table.
+
+    ``pg_advisory_xact_lock`` waits for the holder and is released at commit or rollback
+    (inside a ``transaction()`` block: when that block ends), so a caller that takes it
+    next reads what the holder committed.
+    """
+    token = yield Begin()
+    key = f"persist_mixins:{table_of(spec).name}:{name}"
+    yield Sql("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,), "one")
+    result = yield from body
+    yield Commit(token)
+    return result

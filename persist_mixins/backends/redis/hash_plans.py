@@ -26,13 +26,14 @@ from ...query import QueryState, sort_objects
 from ...run import Emit, Plan, collect, window
 from ...spec import ModelSpec
 from .commands import Command, Pipeline
+from .locks import guarded
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
 from .schema import key_for
 from .scripts import HASH_PATCH, HASH_UPDATE
 from .writes import CheckedCommand, Prepared, checked_write, finish, prepare, send, update_versioned, version_key
 
 __all__ = [
-    "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
+    "guarded", "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
     "match", "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many",
     "save_only", "select_pairs", "ttl", "update_where",
 ]  # fmt: skip

@@ -22,6 +22,7 @@ from ...run import Plan
 from ...spec import ModelSpec
 from . import scripts
 from .commands import Command, Pipeline
+from .locks import guarded
 from .queries import (
     count,
     delete_where,
@@ -38,7 +39,7 @@ from .schema import entries_prefix, key_for, object_prefix, schedule_key
 from .writes import KEEP, checked_write, delete_command, expire_ms, patch_command, save_command, send, write_all
 
 __all__ = [
-    "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
+    "guarded", "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
     "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "reindex", "save",
     "save_many", "save_only", "select_pairs", "ttl", "update_where",
 ]  # fmt: skip

@@ -14,14 +14,22 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from ... import pk_plans
 from ...adapters import build_adapter
-from ...errors import ConflictError, InvalidLookup, MultipleFound, NotFound, PersistError, ValidationError
+from ...errors import (
+    ConflictError,
+    InvalidLookup,
+    MultipleFound,
+    NotFound,
+    PersistError,
+    RetryableError,
+    ValidationError,
+)
 from ...lookups import _check_value, matches
 from ...query import QueryState, describe, sort_objects
-from ...run import Emit, EmitMany, Plan, collect
+from ...run import Emit, EmitMany, Pause, Plan, collect
 from ...spec import ModelSpec, expire_ms
 from . import reql
 from .commands import Cursor, Database, Next, Run
@@ -31,7 +39,7 @@ from .schema import EXPIRES, HIDDEN_PK, Collection, collection_of, decode_time
 
 __all__ = [
     "FEED_OPEN", "changes", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire",
-    "match",
+    "guarded", "match",
     "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "save", "save_many", "save_only",
     "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
@@ -42,6 +50,8 @@ WRITE_BATCH = 1000
 SMALL_READ = 1000
 #: RethinkDB's limit on a primary key, in bytes of UTF-8.
 MAX_PK_BYTES = 127
+T = TypeVar("T")
+
 #: What :func:`changes` emits once its feed is open, before any change.
 FEED_OPEN = "feed open"
 
@@ -59,6 +69,8 @@ def create_table(spec: ModelSpec[Any]) -> Plan[None]:
             reql.t(reql.TABLE_CREATE, coll.name, primary_key=coll.pk),
         )
     )
+    book = coll.book_name
+    yield Run(reql.branch([reql.CONTAINS, [[reql.TABLE_LIST, []], book]], None, [reql.TABLE_CREATE, [book]]))
     present = set((yield Run([reql.INDEX_LIST, [coll.table]])) or ())
     for index in (*coll.indexes, EXPIRES):
         if index not in present:
@@ -67,10 +79,54 @@ def create_table(spec: ModelSpec[Any]) -> Plan[None]:
 
 
 def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:
-    """``drop_table()``: drop the table (and its indexes) if it exists; idempotent."""
+    """``drop_table()``: drop the table (and its indexes, and its bookkeeping table) if it exists; idempotent."""
     coll = collection_of(spec)
-    yield Run(reql.branch([reql.CONTAINS, [[reql.TABLE_LIST, []], coll.name]], [reql.TABLE_DROP, [coll.name]], None))
+    for name in (coll.name, coll.book_name):
+        yield Run(reql.branch([reql.CONTAINS, [[reql.TABLE_LIST, []], name]], [reql.TABLE_DROP, [name]], None))
     return True
+
+
+# -- the lock of get_or_create -------------------------------------------------------------
+#: How long a lock document lives when its holder never removes it (it died mid-call), in seconds.
+LOCK_S = 10
+#: How long a caller waits for a lock before giving up with RetryableError.
+WAIT_S = 30.0
+
+
+def guarded(spec: ModelSpec[Any], name: str, body: Plan[T]) -> Plan[T]:
+    """Run ``body`` holding the lock ``name``: a document in the model's bookkeeping table.
+
+    Taken by inserting ``lock:<name>`` (an insert fails on an existing primary key, atomically);
+    a lock whose ``until`` passed (its holder died) is deleted and taken again; released by
+    deleting it only while it holds this holder's token.
+
+    Raises:
+        RetryableError: the lock stayed taken for :data:`WAIT_S` seconds.
+    """
+    coll = collection_of(spec)
+    book, key, token = coll.book, f"lock:{name}", uuid.uuid4().hex
+    lock = {"id": key, "token": token, "until": [reql.ADD, [reql.now(), LOCK_S]]}
+    stale = reql.func(lambda d: [reql.LT, [reql.field(d, ("until",)), reql.now()]])
+    release = Run([reql.DELETE, [[reql.FILTER, [[reql.GET_ALL, [book, key]], {"token": token}]]]])
+    waited, delay = 0.0, 0.002
+    while not (yield Run([reql.INSERT, [book, lock]])).get("inserted"):
+        yield Run([reql.DELETE, [[reql.FILTER, [[reql.GET_ALL, [book, key]], stale]]]])
+        if waited >= WAIT_S:
+            body.close()
+            raise RetryableError(f"{spec.name}: another caller held the lock {key!r} for {WAIT_S:g} s")
+        yield Pause(delay)
+        waited += delay
+        delay = min(delay * 2, 0.05)
+    try:
+        result = yield from body
+    except BaseException:
+        try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
+            yield release
+        except Exception:  # noqa: BLE001 - the lock expires on its own; the body's error is the one to see
+            pass
+        raise
+    yield release
+    return result
 
 
 # -- writes --------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ __all__ = ["EXPIRES", "HIDDEN_PK", "MAX_EXACT_INT", "Collection", "collection_of
 
 #: The field an expiring document keeps its expiry in (a TIME; indexed).
 EXPIRES = "_expires_at"
+#: What the name of a model's bookkeeping table adds to its own.
+BOOK_SUFFIX = "__persist"
 #: The primary key of models whose pk is built from ``__unique_together__`` alone.
 HIDDEN_PK = "_pk"
 #: RethinkDB numbers are doubles: integers beyond this are not stored exactly.
@@ -85,6 +87,16 @@ class Collection:
     def table(self) -> reql.Term:
         """The table term (in the connection's database)."""
         return [reql.TABLE, [self.name]]
+
+    @property
+    def book_name(self) -> str:
+        """The name of the model's bookkeeping table (``get_or_create`` locks), made by ``create_table()``."""
+        return f"{self.name}{BOOK_SUFFIX}"
+
+    @property
+    def book(self) -> reql.Term:
+        """The bookkeeping table term."""
+        return [reql.TABLE, [self.book_name]]
 
     def encode(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """A native dump as a wire document.

@@ -1,0 +1,139 @@
+"""``get_or_create`` / ``update_or_create``: one plan for every backend, over the backend's lock.
+
+Django's names and semantics: the lookups find the object; when none matches, one is
+built from the lookups without an operator (``title="Dune"``, not ``year__gte=1965``)
+and ``defaults`` (a callable default is called), then stored.  What makes it atomic is
+the backend's :meth:`~persist_mixins.backend.Plans.guarded`: the read and the write run
+under a lock named after the model and the lookups, so concurrent callers passing the
+same lookups create one object (PostgreSQL: a transaction-scoped advisory lock; Redis: a
+``SET NX PX`` key; RethinkDB: a document in the model's lock table).  Callers passing
+different lookups that match the same objects are not serialised: declare ``__unique__``
+for that, as Django asks for a unique constraint.
+
+``get_or_create`` first reads without the lock, so finding an object costs one read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .errors import InvalidLookup, MultipleFound, ValidationError
+from .run import Plan, collect
+
+if TYPE_CHECKING:
+    from .backend import Plans
+    from .query import QueryState
+    from .spec import ModelSpec
+
+__all__ = ["check_defaults", "create_values", "get_or_create", "lock_name"]
+
+
+def check_defaults(spec: ModelSpec[Any], defaults: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """The ``defaults`` argument as a dict of field values, callables called (Django's rule).
+
+    Raises:
+        InvalidLookup: ``defaults`` is not a mapping, or names something that is not a field.
+    """
+    if defaults is None:
+        return {}
+    if not isinstance(defaults, Mapping):
+        raise InvalidLookup(f"{spec.name}.{what}(defaults=...) takes a dict of field values, not {defaults!r}")
+    out = {}
+    for name, value in defaults.items():
+        if name == "pk" and "pk" not in spec.fields and spec.pk_field is not None:
+            name = spec.pk_field
+        if name not in spec.fields:
+            raise InvalidLookup(f"{spec.name}.{what}(defaults=...): {spec.name} has no field {name!r}")
+        out[name] = value() if callable(value) else value
+    return out
+
+
+def create_values(spec: ModelSpec[Any], lookups: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The field values of a new object: the lookups without an operator or a path, then ``defaults``."""
+    values: dict[str, Any] = {}
+    for name, value in lookups.items():
+        if "__" in name:
+            continue
+        if name == "pk" and "pk" not in spec.fields:
+            if spec.pk_field is None:
+                continue  # a __unique_together__ pk is made of its fields
+            name = spec.pk_field
+        values[name] = value
+    values.update(defaults)
+    return values
+
+
+def lock_name(spec: ModelSpec[Any], state: QueryState) -> str:
+    """A short name for the lock of one model and one set of lookups (same lookups, same name)."""
+    text = f"{spec.options.key_prefix}\x00{spec.options.table}\x00{state}"
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def _build(spec: ModelSpec[Any], values: dict[str, Any]) -> Any:
+    """A new instance of the model from field values.
+
+    Raises:
+        ValidationError: the model refuses the values (a missing required field ...).
+    """
+    keys = spec.adapter.document_keys
+    doc = {keys.get(name, name): value for name, value in values.items()} if keys else values
+    try:
+        return spec.adapter.load(doc)
+    except ValidationError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{spec.name}: cannot build an object from {sorted(values)}: {exc}") from exc
+
+
+def _find(plans: Plans, spec: ModelSpec[Any], state: QueryState) -> Plan[Any]:
+    """The one object matching ``state``, or None; MultipleFound when there are more."""
+    found = yield from collect(plans.select_pairs(spec, state.limited(2)))
+    if len(found) > 1:
+        raise MultipleFound(f"{spec.name}: more than one object matches {state}")
+    return found[0][1] if found else None
+
+
+def get_or_create(
+    plans: Plans,
+    spec: ModelSpec[Any],
+    state: QueryState,
+    values: dict[str, Any],
+    updates: dict[str, Any] | None,
+    only: tuple[str, ...],
+) -> Plan[tuple[Any, bool]]:
+    """``(obj, created)``: the object matching ``state``, or a new one built from ``values``.
+
+    With ``updates`` (``update_or_create``), a found object gets those field values and is
+    written (just the fields ``only`` names when there are some: ``set(only=...)``, which
+    keeps its TTL; the whole object otherwise).
+    """
+    if updates is None:
+        found = yield from _find(plans, spec, state)  # the common case: no lock
+        if found is not None:
+            return found, False
+    return (yield from plans.guarded(spec, lock_name(spec, state), _locked(plans, spec, state, values, updates, only)))
+
+
+def _locked(
+    plans: Plans,
+    spec: ModelSpec[Any],
+    state: QueryState,
+    values: dict[str, Any],
+    updates: dict[str, Any] | None,
+    only: tuple[str, ...],
+) -> Plan[tuple[Any, bool]]:
+    found = yield from _find(plans, spec, state)
+    if found is None:
+        obj = _build(spec, values)
+        yield from plans.save(spec, obj, None)
+        return obj, True
+    if updates:
+        for name, value in updates.items():
+            spec.adapter.set_field(found, name, value)
+        if only:
+            yield from plans.save_only(spec, found, only)
+        else:
+            yield from plans.save(spec, found, None)
+    return found, False

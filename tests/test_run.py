@@ -15,6 +15,7 @@ from persist_mixins.run import (
     EmitMany,
     Io,
     Link,
+    Pause,
     SyncBlock,
     collect,
     combine,
@@ -642,3 +643,56 @@ def test_a_plan_that_yields_in_its_finally_still_has_its_connection_released() -
     assert next(stream) == "alpha:0"
     stream.close()
     assert driver.released == ["alpha-conn"]
+
+
+# -- Pause: a plan waits, the executor sleeps ------------------------------------------------------
+def pausing_plan() -> Generator[Any, Any, Any]:
+    """Send a command, wait twice, send another; Pause is answered with None."""
+    first = yield Alpha(("a1",))
+    waited = yield Pause(0.01)
+    waited2 = yield Pause(0.02)
+    second = yield Alpha(("a2",))
+    return [first, waited, waited2, second]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("how", ["session", "direct", "stream"])
+async def test_a_pause_sleeps_in_every_executor_without_reaching_a_driver(
+    flavour: str, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pause is slept by the executor (time.sleep / asyncio.sleep) and never sent to a driver."""
+    import asyncio
+    import time
+
+    slept: list[float] = []
+    if flavour == "sync":
+        monkeypatch.setattr(time, "sleep", slept.append)
+    else:
+
+        async def asleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        monkeypatch.setattr(asyncio, "sleep", asleep)
+    rules = Rules()
+    driver = (Fake if flavour == "sync" else AsyncFake)("alpha", (Alpha,), rules)
+    if how == "direct":
+        driver.rules, driver.shared = DIRECT, "shared-conn"  # type: ignore[assignment]
+        route: Any = DirectRoute(driver, (Alpha,))
+    else:
+        route = combine(driver)
+    if how == "stream":
+
+        def streaming() -> Generator[Any, Any, None]:
+            yield Emit((yield from pausing_plan()))
+
+        items = (
+            list(iter_sync(route, streaming()))
+            if flavour == "sync"
+            else [x async for x in iter_async(route, streaming())]
+        )
+        result = items[0]
+    else:
+        result = run_sync(route, pausing_plan()) if flavour == "sync" else await run_async(route, pausing_plan())
+    assert result == ["alpha:a1", None, None, "alpha:a2"]
+    assert slept == [0.01, 0.02]
+    assert [command for _, command in driver.sent] == [("a1",), ("a2",)]

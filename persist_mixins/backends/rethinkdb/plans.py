@@ -31,7 +31,7 @@ from ...lookups import _check_value, matches
 from ...query import QueryState, describe, sort_objects
 from ...run import Emit, EmitMany, Pause, Plan, collect
 from ...spec import ModelSpec, expire_ms
-from . import reql
+from . import reql, unique
 from .commands import Cursor, Database, Next, Run
 from .compile import Compiled, alive, compile_query, node_term, residual_node, window_pks
 from .reql import Term
@@ -181,6 +181,35 @@ def _typed_pk(coll: Collection, key: Any) -> Any:
     return uuid.UUID(str(key)) if coll.kinds.get(coll.pk) == "uuid" else key
 
 
+def _claimed(
+    spec: ModelSpec[Any], coll: Collection, obj: Any, write: Plan[Any], fields: tuple[str, ...] | None = None
+) -> Plan[Any]:
+    """Run ``write`` of a ``__unique__`` model: claim its unique values first, release the ones it dropped after.
+
+    A pk the server would make is made here instead (a uuid4), since the claims name it.
+    """
+    if fields is not None and not any(name in spec.options.unique for name in fields):
+        return (yield from write)
+    if _generates(spec, coll, obj):
+        fresh = uuid.uuid4()
+        spec.adapter.set_field(obj, coll.pk, fresh if coll.kinds.get(coll.pk) == "uuid" else fresh.hex)
+    pk = spec.fill_pk(obj)
+    key = _key(spec, coll, pk if coll.hidden_pk else spec.pk_value(obj))
+    names = None if fields is None else tuple(name for name in fields if name in spec.options.unique)
+    old = yield Run([reql.GET, [coll.table, key]])
+    made = yield from unique.claim(spec, coll, key, obj, names)
+    try:
+        result = yield from write
+    except BaseException:
+        try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
+            yield from unique.drop(coll, key, made)
+        except Exception:  # noqa: BLE001 - the write's error is the one to see; a stale claim is taken over later
+            pass
+        raise
+    yield from unique.release(spec, coll, key, old, unique.claim_ids(spec, obj, names).values(), names)
+    return result
+
+
 def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     """``obj.set()``: validate, then one ``insert(..., conflict="replace")``; a server-made pk is filled back.
 
@@ -190,6 +219,12 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     coll = collection_of(spec)
     px = expire_ms(spec, expire)
     data = _dump(spec, obj, "set()")
+    if spec.options.unique:
+        return (yield from _claimed(spec, coll, obj, _save(spec, coll, obj, data, px)))
+    return (yield from _save(spec, coll, obj, data, px))
+
+
+def _save(spec: ModelSpec[Any], coll: Collection, obj: Any, data: dict[str, Any], px: int | None) -> Plan[Any]:
     vfield = spec.options.version_field
     if vfield is not None:
         if not _generates(spec, coll, obj):
@@ -279,6 +314,14 @@ def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[A
     coll = collection_of(spec)
     key = _require_key(spec, coll, obj)
     data = _dump(spec, obj, "set(only=...)")  # validates the whole object, as set() does
+    if spec.options.unique:
+        return (yield from _claimed(spec, coll, obj, _save_only(spec, coll, obj, key, data, fields), fields))
+    return (yield from _save_only(spec, coll, obj, key, data, fields))
+
+
+def _save_only(
+    spec: ModelSpec[Any], coll: Collection, obj: Any, key: Any, data: dict[str, Any], fields: tuple[str, ...]
+) -> Plan[Any]:
     changes: Any = coll.encode({name: data.get(name) for name in fields})
     for name, value in changes.items():
         if type(value) is dict:  # replaced whole: update() would merge it into the stored object
@@ -311,6 +354,11 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     if spec.options.version_field and items:
         raise ValidationError(f"{spec.name}.set_many(): models with __version_field__ are saved one by one with set()")
     dumps = [_dump(spec, obj, "set_many()") for obj in items]
+    if spec.options.unique:  # each object claims its values, then is written: one by one
+        _no_duplicates(spec, items)
+        for obj, data in zip(items, dumps, strict=True):
+            yield from _claimed(spec, coll, obj, _save(spec, coll, obj, data, px))
+        return items
     keyed: dict[Any, tuple[Any, dict[str, Any]]] = {}
     fresh: list[tuple[Any, dict[str, Any]]] = []
     for obj, data in zip(items, dumps, strict=True):
@@ -329,6 +377,20 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
         for (obj, _), key in zip(batch, reply.get("generated_keys") or (), strict=True):
             _fill_generated(spec, coll, obj, key)
     return items
+
+
+def _no_duplicates(spec: ModelSpec[Any], items: list[Any]) -> None:
+    """Refuse, before any write, two objects of one set_many() call holding one unique value under two pks."""
+    holders: dict[str, Any] = {}
+    for obj in items:
+        pk = spec.pk_of(obj)
+        who = pk if pk not in (None, "") else id(obj)  # objects without a pk yet are each their own
+        for name, cid in unique.claim_ids(spec, obj).items():
+            if holders.setdefault(cid, who) != who:
+                raise ConflictError(
+                    f"{spec.name}.{name} = {getattr(obj, name)!r} is given to two objects of one set_many() "
+                    "(__unique__); nothing was written"
+                )
 
 
 def _batches(items: list[Any], size: int = WRITE_BATCH) -> Iterator[list[Any]]:
@@ -398,8 +460,16 @@ def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
         key = _require_key(spec, coll, obj)
     except NotFound:
         return False
-    reply = yield Run([reql.DELETE, [_live_by_pk(coll, key)]])
-    return bool(reply.get("deleted"))
+    return bool((yield from _delete(spec, coll, _live_by_pk(coll, key))))
+
+
+def _delete(spec: ModelSpec[Any], coll: Collection, selection: Term) -> Plan[int]:
+    """Delete a selection; a ``__unique__`` model's deleted documents release their claims.  How many."""
+    if not spec.options.unique:
+        return int((yield Run([reql.DELETE, [selection]])).get("deleted", 0))
+    reply = yield Run(reql.t(reql.DELETE, selection, return_changes=True))
+    yield from unique.release_docs(spec, coll, (change.get("old_val") for change in reply.get("changes") or ()))
+    return int(reply.get("deleted", 0))
 
 
 def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
@@ -443,8 +513,7 @@ def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
     coll = collection_of(spec)
     start = [reql.EPOCH_TIME, [0]]
     expired = reql.t(reql.BETWEEN, coll.table, start, reql.now(), index=EXPIRES, right_bound="closed")
-    reply = yield Run([reql.DELETE, [expired]])
-    return int(reply.get("deleted", 0))
+    return (yield from _delete(spec, coll, expired))
 
 
 # -- queries -------------------------------------------------------------------------------
@@ -537,7 +606,7 @@ def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     coll = collection_of(spec)
     deleted = 0
     for target in (yield from _targets(spec, coll, state)):
-        deleted += int((yield Run([reql.DELETE, [target]])).get("deleted", 0))
+        deleted += yield from _delete(spec, coll, target)
     return deleted
 
 
@@ -547,6 +616,8 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     changes: Any = _update_values(spec, coll, values)
     if not changes:
         return 0
+    if any(name in spec.options.unique for name in values):
+        return (yield from _update_unique(spec, state, values))
     for name, value in changes.items():
         if type(value) is dict:  # replaced whole, as on the other backends: update() would merge it
             changes[name] = [_LITERAL, [value]]
@@ -566,6 +637,27 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
         reply = yield Run([reql.UPDATE, [target, changes]])
         written += int(reply.get("replaced", 0)) + int(reply.get("unchanged", 0))
     return written
+
+
+def _update_unique(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
+    """Query ``update()`` of a ``__unique__`` field: object by object, each a ``set(only=...)`` that claims.
+
+    Raises:
+        ConflictError: the query matches several objects and the update gives them one unique value.
+    """
+    objs = [obj for _, obj in (yield from collect(select_pairs(spec, state)))]
+    shared = [name for name in values if name in spec.options.unique and values[name] is not None]
+    if len(objs) > 1 and shared:
+        raise ConflictError(
+            f"{spec.name}.update({shared[0]}=...): {len(objs)} objects would hold one __unique__ value; "
+            "nothing was written"
+        )
+    fields = tuple(values)
+    for obj in objs:
+        for name, value in values.items():
+            spec.adapter.set_field(obj, name, value)
+        yield from save_only(spec, obj, fields)
+    return len(objs)
 
 
 #: What update() accepts per kind (stricter than lookups: an int field takes no 2.5).

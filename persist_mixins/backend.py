@@ -33,10 +33,12 @@ P_co = TypeVar("P_co", bound="Plans", covariant=True)
 Flavour = Literal["sync", "async"]
 #: What a backend can do; the behaviour suite runs a test wherever its capability is declared.
 #: ``expiry``: per-object TTLs (``set(expire=)``, ``expire()``, ``persist()``); ``class_expiry``: ``__expire__``
-#: and ``ttl()`` only (a TTL shared by all of a model's objects, as in one Redis hash); ``unique``: ``__unique__``.
+#: and ``ttl()`` only (a TTL shared by all of a model's objects, as in one Redis hash); ``unique``: ``__unique__``;
+#: ``db_defaults``: ``__db_defaults__``.
 Capability = Literal[
-    "tables", "transactions", "indexes", "expiry", "class_expiry", "changes", "generated_int_keys", "reindex", "unique"
-]
+    "tables", "transactions", "indexes", "expiry", "class_expiry", "changes", "generated_int_keys", "reindex", "unique",
+    "db_defaults",
+]  # fmt: skip
 #: Who makes a missing pk: the client (a uuid4 hex), the database (an identity column), or the database (a UUID).
 KeyPolicy = Literal["client_uuid", "database_identity", "database_uuid"]
 

@@ -36,6 +36,10 @@ def check_class(cls: type) -> None:
         raise ConfigurationError(
             f"{cls.__name__}.__unique__: the {backend.name} backend does not support unique fields"
         )
+    if options.db_defaults and "db_defaults" not in backend.capabilities:
+        raise ConfigurationError(
+            f"{cls.__name__}.__db_defaults__: the {backend.name} backend does not fill fields with database defaults"
+        )
     check_option_names(cls, (*CORE_OPTIONS, *backend.connection_options, *backend.options))
     if backend.check is not None:
         backend.check(cls)

@@ -87,6 +87,8 @@ class Options:
     version_field: str | None = None
     #: ``__unique__``: fields each unique on its own among the model's stored objects (None is never a clash).
     unique: tuple[str, ...] = ()
+    #: ``__db_defaults__``: fields the database fills when the object leaves them None (filled back after a write).
+    db_defaults: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)  # identity equality: one spec per class, usable as a dict key
@@ -416,13 +418,20 @@ def read_options(cls: type, fields: set[str] | None) -> Options:
         raise ConfigurationError(f"{name}.__unique__ names the pk field {pk_field!r}, which is unique already")
     if version_field is not None and version_field in unique_fields:
         raise ConfigurationError(f"{name}.__unique__ names the version field {version_field!r}")
-    return Options(expire_ms, unique_together, pk_field, prefix, table, indexes, version_field, unique_fields)
+    db_defaults = _names(cls, "__db_defaults__", _class_option(cls, "__db_defaults__"), fields)
+    for what, taken in (("pk field", (pk_field,)), ("version field", (version_field,)), ("pk", unique_together)):
+        clash = [n for n in db_defaults if n in taken]
+        if clash:
+            raise ConfigurationError(f"{name}.__db_defaults__ names the {what} {clash[0]!r}")
+    return Options(
+        expire_ms, unique_together, pk_field, prefix, table, indexes, version_field, unique_fields, db_defaults
+    )
 
 
 #: The class options every backend reads (a backend adds its own: ``Backend.options``).
 CORE_OPTIONS = (
     "__expire__", "__unique_together__", "__unique_args__", "__pk_field__", "__key_prefix__", "__table__",
-    "__indexes__", "__unique__",
+    "__indexes__", "__unique__", "__db_defaults__",
 )  # fmt: skip
 #: Names users reach for that mean one of our options (redis-schematics habits, other libraries' names).
 _ALIASES = {

@@ -60,7 +60,7 @@ RETHINKDB: Backend[DocumentPlans] = register(
         env="PERSIST_RETHINKDB_URL",
         connection_options=("__rethinkdb__",),
         keys=frozenset({"client_uuid", "database_uuid"}),
-        capabilities=frozenset({"tables", "indexes", "expiry", "changes", "unique"}),
+        capabilities=frozenset({"tables", "indexes", "expiry", "changes", "unique", "db_defaults"}),
         options=("__version_field__",),
     )
 )

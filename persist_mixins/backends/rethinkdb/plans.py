@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from ... import pk_plans
 from ...adapters import build_adapter
 from ...errors import (
+    ConfigurationError,
     ConflictError,
     InvalidLookup,
     MultipleFound,
@@ -156,7 +157,56 @@ def _document(spec: ModelSpec[Any], coll: Collection, obj: Any, data: dict[str, 
     doc = coll.encode(data)
     # Always present (null: never expires), so an index read never meets a document without it.
     doc[EXPIRES] = None if px is None else [reql.ADD, [reql.now(), px / 1000]]
+    if spec.options.db_defaults:
+        _server_defaults(spec, coll, doc)
     return doc
+
+
+def _server_defaults(
+    spec: ModelSpec[Any], coll: Collection, doc: dict[str, Any], only: tuple[str, ...] | None = None
+) -> None:
+    """Put the server's time (``r.now()``) in each ``__db_defaults__`` field the object left None.
+
+    Raises:
+        ConfigurationError: a ``__db_defaults__`` field is not a datetime (RethinkDB has no sequences).
+    """
+    for name in spec.options.db_defaults:
+        if coll.kinds.get(name) != "datetime":
+            raise ConfigurationError(
+                f"{spec.name}.__db_defaults__ names {name!r}, a {coll.kinds.get(name)} field: on RethinkDB "
+                "only datetime fields are filled by the database (with its time)"
+            )
+        if doc.get(name) is None and (only is None or name in only):
+            doc[name] = reql.now()
+
+
+def _insert(spec: ModelSpec[Any], coll: Collection, docs: Any, objs: list[Any]) -> Plan[dict[str, Any]]:
+    """``insert(docs, conflict="replace")``; with ``__db_defaults__``, the values the server filled go back to ``objs``.
+
+    ``objs`` are the objects of ``docs``, in order (those whose pk the server makes are
+    matched to its ``generated_keys`` by the caller, before this fills them).
+    """
+    if not spec.options.db_defaults:
+        return dict((yield Run(reql.t(reql.INSERT, coll.table, docs, conflict="replace"))))
+    reply = yield Run(reql.t(reql.INSERT, coll.table, docs, conflict="replace", return_changes=True))
+    _written(spec, reply)
+    stored = {}
+    for change in reply.get("changes") or ():
+        new = change.get("new_val")
+        if new is not None:
+            stored[str(new.get(coll.pk))] = new
+    generated = iter(reply.get("generated_keys") or ())
+    for obj in objs:
+        key = spec.pk_of(obj) if coll.hidden_pk else getattr(obj, coll.pk, None)
+        if key in (None, ""):
+            key = next(generated, None)
+        new = stored.get(str(key))
+        if new is not None:
+            loaded = coll.decoder(new)
+            for name in spec.options.db_defaults:
+                if getattr(obj, name, None) is None:
+                    spec.adapter.set_field(obj, name, getattr(loaded, name))
+    return dict(reply)
 
 
 def _dump(spec: ModelSpec[Any], obj: Any, what: str) -> dict[str, Any]:
@@ -231,7 +281,7 @@ def _save(spec: ModelSpec[Any], coll: Collection, obj: Any, data: dict[str, Any]
             return (yield from _save_versioned(spec, coll, obj, data, px, vfield))
         data = {**data, vfield: 1}  # a new document the server names: nothing to compare with
     doc = _document(spec, coll, obj, data, px)
-    reply = yield Run(reql.t(reql.INSERT, coll.table, doc, conflict="replace"))
+    reply = yield from _insert(spec, coll, doc, [obj])
     _written(spec, reply)
     keys = reply.get("generated_keys")
     if keys:
@@ -323,6 +373,8 @@ def _save_only(
     spec: ModelSpec[Any], coll: Collection, obj: Any, key: Any, data: dict[str, Any], fields: tuple[str, ...]
 ) -> Plan[Any]:
     changes: Any = coll.encode({name: data.get(name) for name in fields})
+    if spec.options.db_defaults:
+        _server_defaults(spec, coll, changes, fields)
     for name, value in changes.items():
         if type(value) is dict:  # replaced whole: update() would merge it into the stored object
             changes[name] = [_LITERAL, [value]]
@@ -369,10 +421,10 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     del dumps
     for batch in _batches(list(keyed.values())):
         docs = [_document(spec, coll, obj, data, px) for obj, data in batch]
-        _written(spec, (yield Run(reql.t(reql.INSERT, coll.table, [reql.MAKE_ARRAY, docs], conflict="replace"))))
+        _written(spec, (yield from _insert(spec, coll, [reql.MAKE_ARRAY, docs], [obj for obj, _ in batch])))
     for batch in _batches(fresh):
         docs = [_document(spec, coll, obj, data, px) for obj, data in batch]
-        reply = yield Run(reql.t(reql.INSERT, coll.table, [reql.MAKE_ARRAY, docs], conflict="replace"))
+        reply = yield from _insert(spec, coll, [reql.MAKE_ARRAY, docs], [obj for obj, _ in batch])
         _written(spec, reply)
         for (obj, _), key in zip(batch, reply.get("generated_keys") or (), strict=True):
             _fill_generated(spec, coll, obj, key)

@@ -53,7 +53,7 @@ REDIS: Backend[RedisPlans] = register(
         connection_options=("__redis__", "__redis_client__"),
         options=("__version_field__",),
         keys=frozenset({"client_uuid"}),
-        capabilities=frozenset({"indexes", "expiry", "reindex"}),
+        capabilities=frozenset({"indexes", "expiry", "reindex", "unique"}),
     )
 )
 
@@ -75,7 +75,7 @@ REDIS_HASH: Backend[HashPlans] = register(
         name="redis_hash",
         plans=_hash_checked,
         options=("__set_key__", "__version_field__"),
-        capabilities=frozenset({"class_expiry"}),
+        capabilities=frozenset({"class_expiry", "unique"}),
         check=_hash_plans.check,
         connection="redis",
     )

@@ -28,9 +28,25 @@ from ...spec import ModelSpec
 from .commands import Command, Pipeline
 from .locks import guarded
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
-from .schema import key_for
-from .scripts import HASH_PATCH, HASH_UPDATE
-from .writes import CheckedCommand, Prepared, checked_write, finish, prepare, send, update_versioned, version_key
+from .schema import encode, key_for, object_prefix, owned_key
+from .scripts import HASH_DELETE, HASH_PATCH, HASH_PRUNE, HASH_UPDATE
+from .writes import (
+    CheckedCommand,
+    Prepared,
+    check_distinct,
+    checked_write,
+    claim_argv,
+    claimed,
+    finish,
+    prepare,
+    prepared_data,
+    send,
+    send_batch,
+    send_checked,
+    unique_keys,
+    update_versioned,
+    version_key,
+)
 
 __all__ = [
     "guarded", "DEFAULT_SET_KEY", "check", "count", "delete", "delete_all", "delete_where", "exists", "expire", "fetch",
@@ -153,7 +169,7 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     """
     if expire is not None:
         raise _refuse_expiry(spec, "set(expire=...)")
-    if spec.options.version_field is not None:
+    if spec.options.version_field is not None or spec.options.unique:  # unique: claims checked on the server
         return (yield from checked_write(spec, obj, None, spec.options.expire_ms, _patch(spec, obj, "FULL")))
     yield from _write(spec, [obj])
     return obj
@@ -172,9 +188,15 @@ def _patch(spec: ModelSpec[Any], obj: Any, mode: str) -> CheckedCommand:
     """The hash layout's ``HASH_PATCH`` call for :func:`~.writes.checked_write`."""
     vkey = version_key(spec)
 
-    def build(pk: str, document: bytes, px: str, expected: int, argv: list[Any]) -> Command:
+    def build(
+        pk: str, document: bytes, px: str, expected: int, argv: list[Any], claims: list[tuple[str, str]]
+    ) -> Command:
         key = hash_key(spec, obj)  # the pk is filled by now: a __set_key__ may use it
-        return HASH_PATCH.evalsha([key], [mode, key_for(spec, pk), document, px, vkey, expected])
+        start = object_prefix(spec)
+        unique = claim_argv(spec, claims, 2)
+        return HASH_PATCH.evalsha(
+            [key, *unique_keys(spec, key)], [mode, key_for(spec, pk), document, px, vkey, expected, pk, start, *unique]
+        )
 
     return build
 
@@ -189,8 +211,30 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
-    yield from _write(spec, items)
+    if spec.options.unique:
+        yield from _write_unique(spec, items)
+    else:
+        yield from _write(spec, items)
     return items
+
+
+def _write_unique(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
+    """``set_many()`` of a ``__unique__`` model: one ``HASH_PATCH`` per object, :data:`BATCH` per pipeline.
+
+    Every object is validated and the values of the call checked distinct first; a clash is raised
+    once its batch is sent (the objects before it, and the other objects of its batch, are written).
+    """
+    prepared = prepare(spec, objs)
+    datas = [prepared_data(spec, kept) for kept in prepared]
+    check_distinct(spec, objs, datas)
+    px = "" if spec.options.expire_ms is None else str(spec.options.expire_ms)
+    items = []
+    for obj, kept, data in zip(objs, prepared, datas, strict=True):
+        pk, document = finish(spec, obj, kept)
+        items.append(
+            (obj, _patch(spec, obj, "FULL")(pk, document, px, 0, [], claimed(spec, data)), spec.options.unique)
+        )
+    yield from send_checked(spec, items)
 
 
 def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
@@ -214,12 +258,19 @@ def refresh(spec: ModelSpec[Any], obj: Any) -> Plan[Any]:
     return obj
 
 
+def _delete_command(spec: ModelSpec[Any], key: str, pks: list[str]) -> Command:
+    """Delete objects of one hash: ``HDEL``, or the ``HASH_DELETE`` script releasing their unique claims."""
+    if spec.options.unique:
+        return HASH_DELETE.evalsha([key, *unique_keys(spec, key)], [object_prefix(spec), *pks])
+    return Command(("HDEL", key, *(key_for(spec, pk) for pk in pks)))
+
+
 def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
-    """``obj.delete()``: HDEL; True when the object was stored."""
+    """``obj.delete()``: HDEL (its unique claims released); True when the object was stored."""
     pk = spec.pk_of(obj)
     if pk is None:
         return False
-    return bool((yield Command(("HDEL", hash_key(spec, obj), key_for(spec, pk)))))
+    return bool((yield from send(_delete_command(spec, hash_key(spec, obj), [pk]))))
 
 
 def expire(spec: ModelSpec[Any], obj: Any, seconds: Any) -> Plan[bool]:
@@ -245,9 +296,28 @@ def ttl(spec: ModelSpec[Any], obj: Any) -> Plan[float | None]:
 
 
 def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
-    """``purge_expired()``: nothing to purge (Redis drops an expired hash whole, with nothing left behind)."""
-    yield from ()
-    return 0
+    """``purge_expired()``: Redis drops an expired hash whole; a ``__unique__`` model's stale claims go here.
+
+    The claims hashes take the hash's TTL, so they expire with it; claims whose object is no
+    longer in the hash (it expired before them, or was removed behind the library's back) are
+    removed, walking each field's owned hash.  Returns how many objects had claims removed.
+    """
+    if not spec.options.unique:
+        return 0
+    key = _state_key(spec, ())
+    start = object_prefix(spec)
+    purged: set[Any] = set()
+    for name in spec.options.unique:
+        owned, cursor = owned_key(spec, name, key), 0
+        while True:
+            cursor, flat = yield Command(("HSCAN", owned, cursor, "COUNT", SCAN_COUNT))
+            pks = list(dict.fromkeys(flat[0::2]))
+            if pks:
+                keys = [key, *unique_keys(spec, key)[2 * spec.options.unique.index(name) :][:2]]
+                purged.update((yield from send(HASH_PRUNE.evalsha(keys, [start, *pks]))))
+            if int(cursor) == 0:
+                break
+    return len(purged)
 
 
 def _scan(spec: ModelSpec[Any], key: str, conditions: tuple[Node, ...]) -> Plan[None]:
@@ -307,16 +377,26 @@ def exists(spec: ModelSpec[Any], state: QueryState) -> Plan[bool]:
 def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """Query ``delete()``: HDEL every match; returns how many were removed."""
     key = _state_key(spec, state.conditions)
-    fields = [field for field, _ in (yield from collect(select_pairs(spec, state)))]
+    pairs = yield from collect(select_pairs(spec, state))
     removed = 0
+    if spec.options.unique:
+        pks = [require_pk(spec, obj) for _, obj in pairs]
+        for start in range(0, len(pks), BATCH):
+            removed += yield from send(_delete_command(spec, key, pks[start : start + BATCH]))
+        return removed
+    fields = [field for field, _ in pairs]
     for start in range(0, len(fields), BATCH):
         removed += yield Command(("HDEL", key, *fields[start : start + BATCH]))
     return removed
 
 
 def delete_all(spec: ModelSpec[Any]) -> Plan[int]:
-    """``delete_all()``: drop the model's hash; 1 when there was one, 0 otherwise (as redis-schematics)."""
-    return int((yield Command(("DEL", _state_key(spec, ())))))
+    """``delete_all()``: drop the model's hash (and its unique claims); 1 when there was one, 0 otherwise."""
+    key = _state_key(spec, ())
+    if spec.options.unique:
+        replies = yield from send_batch([Command(("DEL", key)), Command(("DEL", *unique_keys(spec, key)))], True)
+        return int(replies[0])
+    return int((yield Command(("DEL", key))))
 
 
 def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, Any]) -> Plan[int]:
@@ -333,6 +413,8 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
             f"{spec.name}.update({', '.join(values)}=...): the update would move {len(moved)} object(s) to another "
             f"hash (their __set_key__ depends on these fields); delete() them and set() them anew instead"
         )
+    if spec.options.unique and spec.options.version_field is None:
+        return (yield from _update_unique(spec, objs, tuple(values)))
     if spec.options.version_field is not None:  # each object checked and counted by the HASH_PATCH script
         fetch_in = _fetch_for(state)
         still = lambda obj: matches(spec, state.terms, obj)  # noqa: E731
@@ -351,10 +433,32 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     return written
 
 
+def _update_unique(spec: ModelSpec[Any], objs: list[Any], fields: tuple[str, ...]) -> Plan[int]:
+    """Query ``update()`` of a ``__unique__`` model: each match one ``HASH_PATCH`` (ONLY) of those fields.
+
+    Every object is validated and the values checked distinct first; objects gone meanwhile are skipped.
+    """
+    prepare(spec, objs)  # ValidationError before the first write
+    datas = [spec.adapter.dump(obj) for obj in objs]
+    check_distinct(spec, objs, datas)
+    names = [name for name in spec.options.unique if name in fields]
+    items = []
+    for obj, data in zip(objs, datas, strict=True):
+        pk = str(spec.pk_of(obj))
+        document = encode(spec, {name: data.get(name) for name in fields})
+        items.append((obj, _patch(spec, obj, "ONLY")(pk, document, "", 0, [], claimed(spec, data, fields)), names))
+    return (yield from send_checked(spec, items))
+
+
 def check(cls: type) -> None:
-    """Class-creation check: no secondary indexes on the hash layout."""
+    """Class-creation check: no secondary indexes on the hash layout; ``__unique__`` only in one hash."""
     if getattr(cls, "__indexes__", None):
         raise ConfigurationError(
             f"{cls.__name__}.__indexes__: HashRedisMixin keeps no secondary indexes (every read walks the hash); "
             "use SimpleRedisMixin for indexed lookups"
+        )
+    if getattr(cls, "__unique__", None) and inspect.getattr_static(cls, "__set_key__", None) is not DEFAULT_SET_KEY:
+        raise ConfigurationError(
+            f"{cls.__name__}.__unique__: a model whose __set_key__ spreads its objects over several hashes cannot "
+            "check unique values atomically across them; keep the default __set_key__, or use SimpleRedisMixin"
         )

@@ -35,8 +35,18 @@ from .queries import (
     select_pairs,
     update_where,
 )
-from .schema import entries_prefix, key_for, object_prefix, schedule_key
-from .writes import KEEP, checked_write, delete_command, expire_ms, patch_command, save_command, send, write_all
+from .schema import entries_prefix, key_for, object_prefix, schedule_key, tagged
+from .writes import (
+    KEEP,
+    checked_write,
+    delete_command,
+    expire_ms,
+    patch_command,
+    save_command,
+    send,
+    unique_keys,
+    write_all,
+)
 
 __all__ = [
     "guarded", "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
@@ -54,7 +64,7 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     A versioned model (``__version_field__``) is written by the ``PATCH`` script, which
     compares the stored version with the object's first (ConflictError when it moved on).
     """
-    if spec.options.version_field is not None:
+    if spec.options.version_field is not None or spec.options.unique:  # unique: claims checked on the server
         return (yield from checked_write(spec, obj, None, expire_ms(spec, expire), patch_command(spec, "FULL")))
     yield from send(save_command(spec, obj, expire_ms(spec, expire)))
     return obj
@@ -102,7 +112,7 @@ def delete(spec: ModelSpec[Any], obj: Any) -> Plan[bool]:
 
 def _ttl_command(spec: ModelSpec[Any], pk: str, px: int | None) -> Command:
     key = key_for(spec, pk)
-    if spec.options.indexes:  # keep the expiry schedule in step
+    if tagged(spec):  # keep the expiry schedule in step
         return scripts.EXPIRE.evalsha([key, schedule_key(spec)], [pk, "" if px is None else px])
     return Command(("PERSIST", key) if px is None else ("PEXPIRE", key, px))
 
@@ -135,12 +145,12 @@ def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
     Redis drops expired values itself; only indexed models leave entries behind
     (never visible to reads, which skip hits whose value is gone).
     """
-    if not spec.options.indexes:
+    if not tagged(spec):
         return 0
     purged = 0
     args = [object_prefix(spec), entries_prefix(spec), PURGE_BATCH]
     while True:
-        done, examined = yield from send(scripts.PURGE.evalsha([schedule_key(spec)], args))
+        done, examined = yield from send(scripts.PURGE.evalsha([schedule_key(spec), *unique_keys(spec)], args))
         purged += int(done)
         if int(examined) < PURGE_BATCH:
             return purged

@@ -33,13 +33,15 @@ from .compile import (
     score_bounds,
     served,
 )
-from .schema import decode, key_for, pk_of_key, scan_pattern
+from .schema import decode, key_for, pk_of_key, scan_pattern, tagged
 from .writes import (
     BATCH,
     KEEP,
+    UniqueClash,
     delete_command,
     patch_command,
     send_batch,
+    unique_keys,
     update_versioned,
     write_all,
     write_commands,
@@ -328,7 +330,7 @@ def delete_where(spec: ModelSpec[Any], state: QueryState) -> Plan[int]:
     """Query ``delete()``: remove every match with its index entries, pipelined; return how many."""
     keys = [key for key, _ in (yield from collect(select_pairs(spec, state)))]
     removed = 0
-    if not spec.options.indexes:
+    if not tagged(spec):
         for start in range(0, len(keys), BATCH):
             removed += yield Command(("DEL", *keys[start : start + BATCH]))
         return removed
@@ -359,23 +361,31 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
 
 
 def reindex(spec: ModelSpec[Any]) -> Plan[int]:
-    """Rebuild every index entry, and move objects stored before ``__indexes__`` was declared.
+    """Rebuild every index entry and ``__unique__`` claim, and move objects stored before the model had them.
 
     Objects at the old ``{prefix}:{pk}`` keys (written by redis-schematics, or before
-    the model had indexes) move to the indexed layout with their remaining TTL.
-    Progress is logged to the ``persist_mixins`` logger after each batch.
+    the model had ``__indexes__`` or ``__unique__``) move to the tagged layout with their
+    remaining TTL.  Progress is logged to the ``persist_mixins`` logger after each batch.
 
     Returns:
         How many objects were indexed.
+
+    Raises:
+        UniqueClash: objects hold a ``__unique__`` value an object written before them holds;
+            raised once every other object is done.  Such an object already in the tagged layout
+            stays stored without a claim; one at an old key is not moved (it stays where it was).
     """
-    if not spec.options.indexes:
-        raise ConfigurationError(f"{spec.name}.reindex(): the model declares no __indexes__")
-    yield Command(("DEL", *index_keys(spec)))
+    if not tagged(spec):
+        raise ConfigurationError(f"{spec.name}.reindex(): the model declares no __indexes__ and no __unique__")
+    yield Command(("DEL", *index_keys(spec), *unique_keys(spec)))
     done = 0
+    clashes: list[str] = []
     for keys in (yield from collect(_scan_keys(spec))):
         objs = [obj for _, obj in (yield from collect(_read(spec, keys, ())))]
         if objs:
-            yield from send_batch(write_commands(spec, objs, KEEP, only_existing=True))
+            replies = yield from send_batch(write_commands(spec, objs, KEEP, only_existing=True))
+            if spec.options.unique:  # one PATCH reply per object
+                clashes += [str(spec.pk_of(obj)) for obj, r in zip(objs, replies, strict=True) if type(r) is list]
         done += len(objs)
         logger.info("%s.reindex(): %d objects indexed", spec.name, done)
     for keys in (yield from collect(_scan_keys(spec, legacy=True))):
@@ -390,8 +400,18 @@ def reindex(spec: ModelSpec[Any]) -> Plan[int]:
             moves += write_commands(spec, [load(spec, key, raw)], None if ttl_ms == -1 else ttl_ms)
             old.append(key)
         if moves:
-            yield from send_batch(moves)
-            yield Command(("DEL", *old))
-        done += len(moves)
+            replies = yield from send_batch(moves)
+            refused = [key for key, r in zip(old, replies, strict=True) if type(r) is list]
+            clashes += [pk_of_key(spec, key, legacy=True) for key in refused]
+            old = [key for key in old if key not in refused]
+            if old:
+                yield Command(("DEL", *old))
+        done += len(old)
         logger.info("%s.reindex(): %d objects indexed (moved from the unindexed layout)", spec.name, done)
+    if clashes:
+        raise UniqueClash(
+            f"{spec.name}.reindex(): {len(clashes)} object(s) hold a __unique__ value another {spec.name} holds "
+            f"(pks {', '.join(map(repr, clashes[:10]))}{', ...' if len(clashes) > 10 else ''}); every other object "
+            "was indexed"
+        )
     return done

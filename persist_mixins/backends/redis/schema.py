@@ -18,8 +18,9 @@ from ...errors import ValidationError
 from ...spec import ModelSpec
 
 __all__ = [
-    "decode", "encode", "entries_key", "entries_prefix", "escape_glob", "index_key", "key_for",
-    "null_key", "object_prefix", "pk_of_key", "scan_pattern", "schedule_key",
+    "claims_key", "decode", "encode", "entries_key", "entries_prefix", "escape_glob", "index_key", "key_for",
+    "null_key", "object_prefix", "owned_key", "pk_of_key", "same_slot", "scan_pattern", "schedule_key",
+    "tagged", "unique_text",
 ]  # fmt: skip
 
 _GLOB = re.compile(r"([*?\[\]\\])")
@@ -33,12 +34,28 @@ def escape_glob(text: str) -> str:
 def object_prefix(spec: ModelSpec[Any]) -> str:
     """What every object key of a model starts with (before the pk).
 
-    Models without ``__indexes__`` use ``{prefix}:`` exactly as redis-schematics did.
-    Indexed models wrap the prefix in a hash tag, ``{{prefix}}:``, so an object and
-    its index entries live in one Redis Cluster slot and one script can update both.
+    Models without ``__indexes__`` or ``__unique__`` use ``{prefix}:`` exactly as redis-schematics
+    did.  Indexed and unique models wrap the prefix in a hash tag, ``{{prefix}}:``, so an object,
+    its index entries and its unique claims live in one Redis Cluster slot and one script can
+    update them all.
     """
     prefix = spec.options.key_prefix
-    return f"{{{prefix}}}:" if spec.options.indexes else f"{prefix}:"
+    return f"{{{prefix}}}:" if tagged(spec) else f"{prefix}:"
+
+
+def tagged(spec: ModelSpec[Any]) -> bool:
+    """True when a string-layout model keeps bookkeeping keys beside its objects (``__indexes__``, ``__unique__``).
+
+    Such a model's keys carry the ``{prefix}`` hash tag, and its writes, deletes and TTL
+    changes go through the Lua scripts that keep the bookkeeping in step.  The hash layout
+    (``HashRedisMixin``) keeps its claims beside its hash and its field names untagged.
+    """
+    if spec.options.indexes:
+        return True
+    if not spec.options.unique:
+        return False
+    backend = getattr(spec.cls, "__persist_backend__", None)
+    return getattr(backend, "name", None) != "redis_hash"  # the hash layout keeps its fields as they were
 
 
 def key_for(spec: ModelSpec[Any], pk: str) -> str:
@@ -90,6 +107,61 @@ def entries_prefix(spec: ModelSpec[Any]) -> str:
 def schedule_key(spec: ModelSpec[Any]) -> str:
     """The sorted set of pk by expire-at (Redis server time, ms) of expiring indexed objects."""
     return _meta(spec, "exp")
+
+
+def claims_key(spec: ModelSpec[Any], field: str, container: str | None = None) -> str:
+    """The hash of a ``__unique__`` field's claims: the value's canonical JSON text -> the pk holding it.
+
+    ``container``: the hash of the hash layout the claims sit beside (same Cluster slot);
+    None for the string layout (beside the ``{prefix}`` objects).
+    """
+    return _meta(spec, f"u:{field}") if container is None else same_slot(container, f"#u:{field}")
+
+
+def owned_key(spec: ModelSpec[Any], field: str, container: str | None = None) -> str:
+    """The hash of what each object claims for a ``__unique__`` field: pk -> the value's canonical JSON text."""
+    return _meta(spec, f"o:{field}") if container is None else same_slot(container, f"#o:{field}")
+
+
+def _has_tag(key: str) -> bool:
+    start = key.find("{")
+    return start >= 0 and key.find("}", start + 1) > start + 1  # "{}" is no tag: Redis hashes the whole key
+
+
+def same_slot(key: str, suffix: str) -> str:
+    """A key name ending with ``suffix`` in the Redis Cluster slot of ``key``.
+
+    A key that has a hash tag keeps it (the suffix goes after); any other key becomes the
+    hash tag itself, ``{key}``: Redis hashes an untagged key whole, and ``{key}...`` by ``key``.
+    """
+    if _has_tag(key) or "}" in key:  # "}" alone: cannot be wrapped (the slot differs, outside Cluster no matter)
+        return key + suffix
+    return f"{{{key}}}{suffix}"
+
+
+def _canonical(value: Any) -> Any:
+    kind = type(value)
+    if kind is float:
+        if value == value and value not in (float("inf"), float("-inf")) and value == int(value):
+            return int(value)
+        return value
+    if kind is dict:
+        return {k: _canonical(v) for k, v in value.items()}
+    if kind is list:
+        return [_canonical(v) for v in value]
+    return value
+
+
+def unique_text(value: Any) -> str:
+    """The text a ``__unique__`` value is claimed under ('' for None, which never clashes).
+
+    The value as stored (the dumped JSON primitive), written as compact JSON with dict keys
+    sorted and integral floats as integers: ``1`` and ``1.0`` are one value, ``"Dune"`` and
+    ``"dune"`` two, ``true`` and ``1`` two.
+    """
+    if value is None:
+        return ""
+    return json.dumps(_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
 
 
 #: Floats this large may be integers beyond 64 bits that orjson read as floats (2**63 is about 9.22e18).

@@ -15,7 +15,10 @@ from typing import Any
 
 from .commands import Command
 
-__all__ = ["BY_SHA", "DELETE", "EXPIRE", "HASH_PATCH", "HASH_UPDATE", "PATCH", "PURGE", "SAVE", "Script"]
+__all__ = [
+    "BY_SHA", "DELETE", "EXPIRE", "HASH_DELETE", "HASH_PATCH", "HASH_PRUNE", "HASH_UPDATE", "PATCH", "PURGE", "SAVE",
+    "Script",
+]  # fmt: skip
 
 
 #: Every script of the backend by its SHA1 (filled as scripts are defined).
@@ -102,12 +105,61 @@ SAVE = Script(
     "return written\n"
 )
 
-#: KEYS: object, entries hash, schedule.  ARGV: pk.  Returns the number of objects deleted (0 or 1).
+#: Lua helpers over the claims of ``__unique__`` fields.  Per field two hashes: the claims
+#: (canonical value text -> pk) and what each object owns (pk -> text).  ``taken``: another
+#: object holds the value and still does (its owned entry says so, and ``alive(owner)``: its key,
+#: or its field of the hash, exists).  A claim whose owner expired, was deleted behind the
+#: library's back or moved on to another value is stale: taken over, never a clash.  ``claim``
+#: moves one object's claim to ``text`` ('' = None: no claim); ``release`` drops it.
+#: ``claim_all(at, pk, alive)`` reads ARGV[at] = U, then U pairs (position in KEYS of the claims
+#: hash, the owned hash following it; text), checks them all, then makes them all: it returns the
+#: index (from 0) of the first clash, having written nothing, or nil.
+_UNIQUE = (
+    "local function taken(ckey, okey, text, pk, alive)\n"
+    "  local owner = redis.call('HGET', ckey, text)\n"
+    "  if not owner or owner == pk then return false end\n"
+    "  if redis.call('HGET', okey, owner) ~= text then return false end\n"
+    "  return alive(owner)\n"
+    "end\n"
+    "local function claim(ckey, okey, text, pk)\n"
+    "  local was = redis.call('HGET', okey, pk)\n"
+    "  if was and was ~= text and redis.call('HGET', ckey, was) == pk then redis.call('HDEL', ckey, was) end\n"
+    "  if text == '' then\n"
+    "    if was then redis.call('HDEL', okey, pk) end\n"
+    "  else\n"
+    "    redis.call('HSET', ckey, text, pk)\n"
+    "    if was ~= text then redis.call('HSET', okey, pk, text) end\n"
+    "  end\n"
+    "end\n"
+    "local function release(ckey, okey, pk)\n"
+    "  local was = redis.call('HGET', okey, pk)\n"
+    "  if was then\n"
+    "    if redis.call('HGET', ckey, was) == pk then redis.call('HDEL', ckey, was) end\n"
+    "    redis.call('HDEL', okey, pk)\n"
+    "  end\n"
+    "end\n"
+    "local function claim_all(at, pk, alive)\n"
+    "  local n = tonumber(ARGV[at])\n"
+    "  for i = 0, n - 1 do\n"
+    "    local k, text = tonumber(ARGV[at + 1 + 2 * i]), ARGV[at + 2 + 2 * i]\n"
+    "    if text ~= '' and taken(KEYS[k], KEYS[k + 1], text, pk, alive) then return i end\n"
+    "  end\n"
+    "  for i = 0, n - 1 do\n"
+    "    local k = tonumber(ARGV[at + 1 + 2 * i])\n"
+    "    claim(KEYS[k], KEYS[k + 1], ARGV[at + 2 + 2 * i], pk)\n"
+    "  end\n"
+    "  return nil\n"
+    "end\n"
+)
+
+#: KEYS: object, entries hash, schedule, then per ``__unique__`` field its claims and owned hashes.
+#: ARGV: pk.  Returns the number of objects deleted (0 or 1); the object's index entries and claims go.
 DELETE = Script(
-    "local old = redis.call('HGETALL', KEYS[2])\n"
+    _UNIQUE + "local old = redis.call('HGETALL', KEYS[2])\n"
     "for i = 1, #old, 2 do redis.call('ZREM', old[i], old[i + 1]) end\n"
     "redis.call('DEL', KEYS[2])\n"
     "redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "for i = 4, #KEYS, 2 do release(KEYS[i], KEYS[i + 1], ARGV[1]) end\n"
     "return redis.call('DEL', KEYS[1])\n"
 )
 
@@ -125,10 +177,11 @@ EXPIRE = Script(
     "return r\n"
 )
 
-#: KEYS: schedule.  ARGV: object key prefix, entries key prefix, batch size.
-#: Removes the index entries of up to one batch of expired objects.  Returns {purged, examined}.
+#: KEYS: schedule, then per ``__unique__`` field its claims and owned hashes.  ARGV: object key
+#: prefix, entries key prefix, batch size.  Removes the index entries and the unique claims of up to
+#: one batch of expired objects.  Returns {purged, examined}.
 PURGE = Script(
-    _NOW + "local pks = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))\n"
+    _UNIQUE + _NOW + "local pks = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))\n"
     "local n = 0\n"
     "for _, pk in ipairs(pks) do\n"
     "  if redis.call('EXISTS', ARGV[1] .. pk) == 0 then\n"
@@ -136,6 +189,7 @@ PURGE = Script(
     "    local old = redis.call('HGETALL', e)\n"
     "    for i = 1, #old, 2 do redis.call('ZREM', old[i], old[i + 1]) end\n"
     "    redis.call('DEL', e)\n"
+    "    for i = 2, #KEYS, 2 do release(KEYS[i], KEYS[i + 1], pk) end\n"
     "    n = n + 1\n"
     "  end\n"
     "  redis.call('ZREM', KEYS[1], pk)\n"
@@ -216,28 +270,35 @@ _JSON = (
     "end\n"
 )
 
-#: One object's checked write on the JSON layout: ``set(only=...)`` and versioned ``set()``.
-#: KEYS: the object; for an indexed model also its entries hash, the schedule, and the K index
-#: keys.  ARGV: mode ('FULL' = the whole document, 'ONLY' = the members to merge into the stored
-#: one, which must exist), document, px ('' = no expiry, 'KEEP' = keep the TTL, else ms), pk,
-#: version key ('' = not versioned; its raw JSON text, e.g. '"version"'), expected version; for
-#: an indexed model then T, the T index key positions the write owns (from 0; their old entries
-#: go unless kept), and triples (position, score, member) of the new entries.
-#: Returns 1 when written, 0 when ONLY found no object, -1 when the stored version is stale.
+#: One object's checked write on the JSON layout: ``set(only=...)``, versioned ``set()``, and every
+#: write of a ``__unique__`` model.  KEYS: the object; for an indexed or unique model also its entries
+#: hash, the schedule, the K index keys, then per unique field its claims and owned hashes.  ARGV:
+#: mode ('FULL' = the whole document, 'XX' = the whole document of an object still stored, 'ONLY' =
+#: the members to merge into the stored one, which must exist), document, px ('' = no expiry,
+#: 'KEEP' = keep the TTL, else ms), pk, version key ('' = not versioned; its raw JSON text, e.g.
+#: '"version"'), expected version, object key prefix, then the claims the write makes (U, then U
+#: pairs: position in KEYS of a claims hash, text; see ``_UNIQUE``); for an indexed or unique model
+#: then T, the T index key positions the write owns (from 0; their old entries go unless kept), and
+#: triples (position, score, member) of the new entries.
+#: Returns 1 when written, 0 when ONLY/XX found no object, -1 when the stored version is stale,
+#: {-2, i} when the i-th claim (from 0) is another live object's value (nothing written).
 PATCH = Script(
-    _JSON + "local mode, doc, px, pk, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    _JSON + _UNIQUE + "local mode, doc, px, pk, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local cur = redis.call('GET', KEYS[1])\n"
-    "if mode == 'ONLY' and not cur then return 0 end\n"
+    "if mode ~= 'FULL' and not cur then return 0 end\n"
     "if vkey ~= '' and cur and stale(cur, vkey, ARGV[6]) then return -1 end\n"
+    "local clash = claim_all(8, pk, function(owner) return redis.call('EXISTS', ARGV[7] .. owner) == 1 end)\n"
+    "if clash then return {-2, clash} end\n"
     "if mode == 'ONLY' then doc = merge(cur, doc) end\n"
     "local indexed = #KEYS > 1\n"
+    "local base = 9 + 2 * tonumber(ARGV[8])\n"
     "if indexed then\n"
-    "  local first = 8 + tonumber(ARGV[7])\n"
+    "  local first = base + 1 + tonumber(ARGV[base])\n"
     "  local old = redis.call('HGETALL', KEYS[2])\n"
     "  local prev, new, changed = {}, {}, {}\n"
     "  for i = 1, #old, 2 do prev[old[i]] = old[i + 1] end\n"
     "  for i = first, #ARGV, 3 do new[KEYS[4 + tonumber(ARGV[i])]] = ARGV[i + 2] end\n"
-    "  for i = 8, first - 1 do\n"
+    "  for i = base + 1, first - 1 do\n"
     "    local key = KEYS[4 + tonumber(ARGV[i])]\n"
     "    local was = prev[key]\n"
     "    if was and new[key] ~= was then\n"
@@ -269,16 +330,55 @@ PATCH = Script(
     "return 1\n"
 )
 
-#: The same on the hash layout.  KEYS: the hash.  ARGV: mode ('FULL' | 'ONLY'), field, document,
-#: px of the hash ('' = leave its TTL), version key ('' = not versioned), expected version.
-#: Returns 1 when written, 0 when ONLY found no object, -1 when the stored version is stale.
+#: The same on the hash layout.  KEYS: the hash, then per ``__unique__`` field its claims and owned
+#: hashes.  ARGV: mode ('FULL' | 'ONLY'), field, document, px of the hash ('' = leave its TTL),
+#: version key ('' = not versioned), expected version, pk, field prefix (a field is prefix .. pk),
+#: then the claims (U, then U pairs, as for ``PATCH``).  The claim hashes take the hash's TTL.
+#: Returns 1 when written, 0 when ONLY found no object, -1 when the stored version is stale,
+#: {-2, i} when the i-th claim is another live object's value (nothing written).
 HASH_PATCH = Script(
-    _JSON + "local mode, field, doc, px, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    _JSON + _UNIQUE + "local mode, field, doc, px, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local cur = redis.call('HGET', KEYS[1], field)\n"
     "if mode == 'ONLY' and not cur then return 0 end\n"
     "if vkey ~= '' and cur and stale(cur, vkey, ARGV[6]) then return -1 end\n"
+    "local clash = claim_all(9, ARGV[7], function(owner)\n"
+    "  return redis.call('HEXISTS', KEYS[1], ARGV[8] .. owner) == 1\n"
+    "end)\n"
+    "if clash then return {-2, clash} end\n"
     "if mode == 'ONLY' then doc = merge(cur, doc) end\n"
     "redis.call('HSET', KEYS[1], field, doc)\n"
     "if px ~= '' then redis.call('PEXPIRE', KEYS[1], px) end\n"
+    "if #KEYS > 1 then\n"
+    "  local t = redis.call('PTTL', KEYS[1])\n"
+    "  for i = 2, #KEYS do\n"
+    "    if t > 0 then redis.call('PEXPIRE', KEYS[i], t) else redis.call('PERSIST', KEYS[i]) end\n"
+    "  end\n"
+    "end\n"
     "return 1\n"
+)
+
+#: Deletes objects of the hash layout with their unique claims.  KEYS: the hash, then per
+#: ``__unique__`` field its claims and owned hashes.  ARGV: field prefix, then pks.  Returns how many
+#: objects were removed (the claims of a pk not in the hash are released too: they were stale).
+HASH_DELETE = Script(
+    _UNIQUE + "local n = 0\n"
+    "for a = 2, #ARGV do\n"
+    "  n = n + redis.call('HDEL', KEYS[1], ARGV[1] .. ARGV[a])\n"
+    "  for i = 2, #KEYS, 2 do release(KEYS[i], KEYS[i + 1], ARGV[a]) end\n"
+    "end\n"
+    "return n\n"
+)
+
+#: Removes stale claims of one ``__unique__`` field of the hash layout.  KEYS: the hash, the claims
+#: hash, the owned hash.  ARGV: field prefix, then pks (from the owned hash).  Returns the pks whose
+#: object is no longer in the hash (their claims removed).
+HASH_PRUNE = Script(
+    _UNIQUE + "local out = {}\n"
+    "for a = 2, #ARGV do\n"
+    "  if redis.call('HEXISTS', KEYS[1], ARGV[1] .. ARGV[a]) == 0 then\n"
+    "    release(KEYS[2], KEYS[3], ARGV[a])\n"
+    "    out[#out + 1] = ARGV[a]\n"
+    "  end\n"
+    "end\n"
+    "return out\n"
 )

@@ -20,12 +20,24 @@ from ...spec import ModelSpec, expire_ms
 from . import scripts
 from .commands import Command, Pipeline, ScriptMissing
 from .compile import entries, index_fields, index_keys
-from .schema import encode, entries_key, key_for, schedule_key
+from .schema import (
+    claims_key,
+    decode,
+    encode,
+    entries_key,
+    key_for,
+    object_prefix,
+    owned_key,
+    schedule_key,
+    tagged,
+    unique_text,
+)
 
 __all__ = [
-    "BATCH", "KEEP", "CheckedCommand", "Prepared", "checked_write", "count_written", "delete_command",
-    "expected_version", "expire_ms", "finish", "patch_command", "payload", "prepare", "save_command", "send",
-    "send_batch", "update_versioned", "version_key", "write_all", "write_commands",
+    "BATCH", "KEEP", "CheckedCommand", "Prepared", "UniqueClash", "check_distinct", "checked_write", "claimed",
+    "count_written", "delete_command", "expected_version", "expire_ms", "finish", "patch_command", "payload",
+    "prepare", "prepared_data", "save_command", "send", "send_batch", "send_checked", "unique_keys", "update_versioned",
+    "version_key", "write_all", "write_commands",
 ]  # fmt: skip
 
 #: Objects written per pipeline round trip.
@@ -119,6 +131,13 @@ def write_commands(
     if prepared is None:
         prepared = prepare(spec, objs)
     payloads = [(obj, *finish(spec, obj, kept), kept) for obj, kept in zip(objs, prepared, strict=True)]
+    if spec.options.unique:  # one checked PATCH per object: claims are made, or the write refused, on the server
+        build = patch_command(spec, "XX" if only_existing else "FULL", versioned=False)
+        px_text = "" if px is None else str(px)
+        return [
+            build(pk, document, px_text, 0, _entries_as_stored(spec, obj, pk), claimed(spec, prepared_data(spec, kept)))
+            for obj, pk, document, kept in payloads
+        ]
     if not spec.options.indexes:
         tail: tuple[Any, ...] = ("XX",) if only_existing else ()
         if px == KEEP:
@@ -153,12 +172,17 @@ def write_all(
         How many objects the server says were written (:func:`count_written`).
     """
     prepared: list[Prepared | None] = list(prepare(spec, objs))
+    if spec.options.unique:
+        check_distinct(spec, objs, [prepared_data(spec, cast("Prepared", kept)) for kept in prepared])
     written = 0
     for start in range(0, len(objs), BATCH):
         stop = start + BATCH
         kept = cast("list[Prepared]", prepared[start:stop])
         commands = write_commands(spec, objs[start:stop], px, only_existing=only_existing, prepared=kept)
-        written += count_written((yield from send_batch(commands)))
+        replies = yield from send_batch(commands)
+        if spec.options.unique:  # one PATCH reply per object
+            _raise_clash(spec, objs[start:stop], replies, [spec.options.unique] * len(replies))
+        written += count_written(replies)
         prepared[start:stop] = [None] * len(kept)
     return written
 
@@ -170,16 +194,117 @@ def save_command(spec: ModelSpec[Any], obj: Any, px: int | str | None, *, only_e
 
 def count_written(replies: Sequence[Any]) -> int:
     """How many objects the replies to :func:`write_commands` say were written."""
-    # SET answers True (None when XX found nothing); the save script answers a count.
-    return sum(r if type(r) is int else int(bool(r)) for r in replies)
+    # SET answers True (None when XX found nothing); the save script answers a count, PATCH 1 (0: gone).
+    return sum(r if type(r) is int else int(r is True) for r in replies)
 
 
 def delete_command(spec: ModelSpec[Any], pk: str) -> Command:
-    """The command that deletes one object (and its index entries); its reply is 0 or 1."""
+    """The command that deletes one object (its index entries and unique claims too); its reply is 0 or 1."""
     key = key_for(spec, pk)
-    if not spec.options.indexes:
+    if not tagged(spec):
         return Command(("DEL", key))
-    return scripts.DELETE.evalsha([key, entries_key(spec, pk), schedule_key(spec)], [pk])
+    return scripts.DELETE.evalsha([key, entries_key(spec, pk), schedule_key(spec), *unique_keys(spec)], [pk])
+
+
+# -- __unique__ ----------------------------------------------------------------------------------
+
+
+class UniqueClash(ConflictError):
+    """A ``__unique__`` clash (a :class:`ConflictError` that a retry of a versioned write must not retry)."""
+
+
+def unique_keys(spec: ModelSpec[Any], container: str | None = None) -> list[str]:
+    """The claims and owned hashes of every ``__unique__`` field, in pairs (``container``: the hash layout's hash)."""
+    keys: list[str] = []
+    for name in spec.options.unique:
+        keys += [claims_key(spec, name, container), owned_key(spec, name, container)]
+    return keys
+
+
+def prepared_data(spec: ModelSpec[Any], prepared: Prepared) -> dict[str, Any]:
+    """The dumped values of one object from what :func:`prepare` kept of it (its document parsed back, or its data)."""
+    if isinstance(prepared, dict):
+        return prepared
+    document = prepared[0] if type(prepared) is tuple else prepared
+    return decode(spec, "", cast("bytes", document))
+
+
+def claimed(spec: ModelSpec[Any], data: Mapping[str, Any], names: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """The ``__unique__`` fields a write claims (all, or those of ``names``) with their texts ('' for None)."""
+    keys = spec.adapter.document_keys
+    out = []
+    for name in spec.options.unique:
+        if names is None or name in names:
+            key = keys.get(name, name)
+            out.append((name, unique_text(data.get(key, data.get(name)))))
+    return out
+
+
+def claim_argv(spec: ModelSpec[Any], claims: Sequence[tuple[str, str]], at: int) -> list[Any]:
+    """The claims part of a PATCH call: U, then (position of the field's claims hash in KEYS, text) pairs.
+
+    The claims hashes of every unique field are in KEYS from position ``at`` (1-based), in pairs
+    (:func:`unique_keys` order).
+    """
+    order = {name: i for i, name in enumerate(spec.options.unique)}
+    argv: list[Any] = [len(claims)]
+    for name, text in claims:
+        argv += [at + 2 * order[name], text]
+    return argv
+
+
+def clash(spec: ModelSpec[Any], obj: Any, field: str) -> UniqueClash:
+    """The error of a write whose ``field`` value another stored object holds."""
+    return UniqueClash(
+        f"{spec.name}.{field} = {getattr(obj, field, None)!r} is already stored on another {spec.name} (__unique__)"
+    )
+
+
+def _raise_clash(
+    spec: ModelSpec[Any], objs: Sequence[Any], replies: Sequence[Any], fields: Sequence[Sequence[str]]
+) -> None:
+    """Raise the clash of the first PATCH reply that says one (``{-2, i}``: the i-th claimed field of its object)."""
+    for obj, reply, names in zip(objs, replies, fields, strict=True):
+        if type(reply) is list and reply and reply[0] == -2:
+            raise clash(spec, obj, names[int(reply[1])])
+
+
+def check_distinct(spec: ModelSpec[Any], objs: Sequence[Any], datas: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse, before any I/O, objects of one call that would claim one ``__unique__`` value twice.
+
+    Objects with the same pk are one stored object (the last one written wins), never a clash.
+    """
+    for name in spec.options.unique:
+        seen: dict[str, Any] = {}
+        for obj, data in zip(objs, datas, strict=True):
+            ((_, text),) = claimed(spec, data, (name,))
+            if not text:
+                continue
+            pk = spec.pk_of(obj)
+            other = seen.setdefault(text, obj)
+            if other is not obj and (pk is None or spec.pk_of(other) != pk):
+                raise UniqueClash(
+                    f"{spec.name}.{name} = {getattr(obj, name, None)!r} is given twice in one call "
+                    f"(__unique__); nothing was written"
+                )
+
+
+def send_checked(spec: ModelSpec[Any], items: Sequence[tuple[Any, Command, Sequence[str]]]) -> Plan[int]:
+    """Send checked writes (PATCH calls), :data:`BATCH` per pipeline; raise the first clash once its batch is sent.
+
+    ``items``: (object, command, the unique fields it claims, in order).  Each write is atomic on its
+    own: in a batch holding a clash, the other objects are written.
+
+    Returns:
+        How many objects were written (a 0 reply, an object gone, is not counted).
+    """
+    written = 0
+    for start in range(0, len(items), BATCH):
+        part = items[start : start + BATCH]
+        replies = yield from send_batch([command for _, command, _ in part])
+        _raise_clash(spec, [obj for obj, _, _ in part], replies, [names for _, _, names in part])
+        written += count_written(replies)
+    return written
 
 
 def send(command: Command) -> Plan[Any]:
@@ -225,8 +350,9 @@ def expected_version(spec: ModelSpec[Any], obj: Any) -> int:
     return int(version) if version is not None else 0
 
 
-#: Builds a layout's checked-write script call from (pk, document, px text, expected version, index argv).
-CheckedCommand = Callable[[str, bytes, str, int, list[Any]], Command]
+#: Builds a layout's checked-write script call from (pk, document, px text, expected version, index argv,
+#: unique claims as (field, text) pairs).
+CheckedCommand = Callable[[str, bytes, str, int, list[Any], list[tuple[str, str]]], Command]
 
 
 def checked_write(
@@ -262,9 +388,11 @@ def checked_write(
         names = (*only, field) if field is not None else only
         document = encode(spec, {name: data.get(name) for name in names})
     argv: list[Any] = []
-    if spec.options.indexes:
+    if tagged(spec):
         argv = _owned_entries(spec, obj, pk, only, expected + 1)
-    reply = yield from send(command(pk, document, "" if px is None else str(px), expected, argv))
+    claims = claimed(spec, data, only)
+    reply = yield from send(command(pk, document, "" if px is None else str(px), expected, argv, claims))
+    _raise_clash(spec, [obj], [reply], [[name for name, _ in claims]])
     if reply == -1:
         raise ConflictError(
             f"{spec.name} {pk!r}: the stored object changed since this object was read "
@@ -284,6 +412,8 @@ def _owned_entries(spec: ModelSpec[Any], obj: Any, pk: str, only: tuple[str, ...
     if field is not None:
         names.add(field)
     owned = [p for i, f in enumerate(index_fields(spec)) if f.name in names for p in (2 * i, 2 * i + 1)]
+    if not spec.options.indexes:
+        return [0]
     indexed_version = field is not None and field in spec.options.indexes
     if indexed_version:  # the entries must show the version the write stores
         before = getattr(obj, field or "")
@@ -299,15 +429,28 @@ def _owned_entries(spec: ModelSpec[Any], obj: Any, pk: str, only: tuple[str, ...
     return argv
 
 
-def patch_command(spec: ModelSpec[Any], mode: str) -> CheckedCommand:
-    """The JSON layout's ``PATCH`` call for :func:`checked_write` (``mode``: ``FULL`` or ``ONLY``)."""
-    vkey = version_key(spec)
+def _entries_as_stored(spec: ModelSpec[Any], obj: Any, pk: str) -> list[Any]:
+    """The index part of a whole-document ``PATCH`` call that writes the object's version as it is."""
+    return _owned_entries(spec, obj, pk, None, expected_version(spec, obj))
 
-    def build(pk: str, document: bytes, px: str, expected: int, argv: list[Any]) -> Command:
+
+def patch_command(spec: ModelSpec[Any], mode: str, *, versioned: bool = True) -> CheckedCommand:
+    """The JSON layout's ``PATCH`` call for :func:`checked_write` (``mode``: ``FULL``, ``XX`` or ``ONLY``).
+
+    ``versioned=False``: the stored version is not compared (a write of the document as it is, say by ``reindex()``).
+    """
+    vkey = version_key(spec) if versioned else ""
+    start = object_prefix(spec)
+
+    def build(
+        pk: str, document: bytes, px: str, expected: int, argv: list[Any], claims: list[tuple[str, str]]
+    ) -> Command:
         keys: list[Any] = [key_for(spec, pk)]
-        if spec.options.indexes:
+        if tagged(spec):
             keys += [entries_key(spec, pk), schedule_key(spec), *index_keys(spec)]
-        return scripts.PATCH.evalsha(keys, [mode, document, px, pk, vkey, expected, *argv])
+        unique = claim_argv(spec, claims, len(keys) + 1)
+        keys += unique_keys(spec)
+        return scripts.PATCH.evalsha(keys, [mode, document, px, pk, vkey, expected, start, *unique, *argv])
 
     return build
 
@@ -344,6 +487,8 @@ def update_versioned(
     for obj in objs:
         apply(obj)
     prepare(spec, objs)  # ValidationError before the first write
+    if spec.options.unique:  # one value given to several objects: ConflictError before the first write
+        check_distinct(spec, objs, [spec.adapter.dump(obj) for obj in objs])
     written = 0
     for obj in objs:
         current = obj
@@ -352,6 +497,8 @@ def update_versioned(
                 yield from checked_write(spec, current, fields, px, command(current))
             except NotFound:
                 break
+            except UniqueClash:
+                raise
             except ConflictError:
                 current = yield from fetch(spec, spec.pk_of(current))
                 if current is None or not still_matches(current):

@@ -16,6 +16,7 @@ from ...backend import Backend, Plans, register
 from ...run import Plan
 from . import plans as _plans
 from .commands import Begin, Commit, Copy, Sql
+from .schema import check_schema
 from .transaction import PG_SESSION
 
 if TYPE_CHECKING:
@@ -32,8 +33,8 @@ COMMANDS: tuple[type, ...] = (Sql, Copy, Begin, Commit)
 class TablePlans(Plans, Protocol):
     """The common plans, plus creating and dropping the model's table."""
 
-    def create_table(self, spec: ModelSpec[M], /) -> Plan[None]:
-        """``Model.create_table()``."""
+    def create_table(self, spec: ModelSpec[M], /) -> Plan[list[str]]:
+        """``Model.create_table()``: what it changed."""
         ...
 
     def drop_table(self, spec: ModelSpec[M], /) -> Plan[bool]:
@@ -52,8 +53,9 @@ POSTGRES: Backend[TablePlans] = register(
         default_url="postgresql://postgres@localhost:5432/postgres",
         env="PERSIST_POSTGRES_URL",
         connection_options=("__postgres__",),
-        options=("__version_field__",),
+        options=("__version_field__", "__schema__"),
         keys=frozenset({"client_uuid", "database_identity"}),
-        capabilities=frozenset({"tables", "transactions", "indexes", "expiry", "generated_int_keys"}),
+        capabilities=frozenset({"tables", "transactions", "indexes", "expiry", "generated_int_keys", "unique"}),
+        check=check_schema,
     )
 )

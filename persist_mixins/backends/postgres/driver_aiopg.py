@@ -32,17 +32,16 @@ psycopg2.extras.register_uuid()  # type: ignore[no-untyped-call]
 _PARAMS = 60000
 
 
-def _translate(model: str, url: str, exc: Exception) -> Exception:
+def _translate(model: str, url: str, exc: Exception, table: str | None = None) -> Exception:
     if isinstance(exc, psycopg2.InterfaceError):  # the connection is already closed
         return server_error(model, url, exc, "connection")
     kind = kind_of(getattr(exc, "pgcode", None), isinstance(exc, psycopg2.OperationalError))
-    constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
-    return server_error(model, url, exc, kind, constraint)
+    return server_error(model, url, exc, kind, getattr(exc, "diag", None), table)
 
 
-def _fail(model: str, url: str, exc: Exception) -> NoReturn:
+def _fail(model: str, url: str, exc: Exception, table: str | None = None) -> NoReturn:
     """Raise the library's error for ``exc`` (which becomes its ``__cause__``), or ``exc`` itself."""
-    error = _translate(model, url, exc)
+    error = _translate(model, url, exc, table)
     if error is exc:
         raise exc
     raise error from exc
@@ -92,15 +91,16 @@ async def _closed_by_server(conn: Any) -> bool:
 class AiopgDriver:
     """Runs statements on an ``aiopg.Pool`` or ``aiopg.Connection``."""
 
-    __slots__ = ("key", "model", "pooled", "route", "source", "url")
+    __slots__ = ("key", "model", "pooled", "route", "source", "table", "url")
     rules = PG_SESSION
     shared = None
 
-    def __init__(self, source: Any, model: str) -> None:
-        """Wrap an aiopg pool or connection; ``model`` names the class in errors."""
+    def __init__(self, source: Any, model: str, table: str | None = None) -> None:
+        """Wrap an aiopg pool or connection; ``model`` names the class in errors, ``table`` its table."""
         import aiopg
 
         self.source = self.key = source
+        self.table = table
         self.pooled = isinstance(source, aiopg.Pool)
         self.model = model
         # aiopg keeps a pool's DSN private; a connection exposes it.
@@ -159,7 +159,7 @@ class AiopgDriver:
             if failed is None:
                 raise
         # Raised outside the except clause, so that aiopg's CancelledError is not chained to it.
-        _fail(self.model, self.url, failed)
+        _fail(self.model, self.url, failed, self.table)
 
     async def _copy(self, conn: Any, command: Copy) -> int:
         """Insert the rows with multi-row INSERTs (psycopg 2's async mode has no COPY)."""

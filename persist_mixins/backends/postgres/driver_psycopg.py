@@ -36,13 +36,21 @@ from psycopg.types.json import set_json_loads
 
 from ...backend import Flavour
 from ...connections import safe_url
-from ...errors import BackendConnectionError, ConfigurationError, ConflictError, PoolTimeoutError, RetryableError
+from ...errors import (
+    BackendConnectionError,
+    ConfigurationError,
+    ConflictError,
+    PersistError,
+    PoolTimeoutError,
+    RetryableError,
+    ValidationError,
+)
 from .commands import Begin, Commit, Copy, Sql
 from .transaction import PG_SESSION
 
 __all__ = [
     "FACTORY", "FIRST_WAIT", "RETRYABLE", "AsyncPgDriver", "PgDriver", "aclosed_by_server", "areply",
-    "closed_by_server", "kind_of", "quiet", "reply", "server_error", "translate",
+    "closed_by_server", "kind_of", "model_table", "quiet", "reply", "server_error", "translate",
 ]  # fmt: skip
 
 #: Pool sizes and the wait for a free connection, for pools built from URLs.
@@ -77,13 +85,21 @@ async def areply(cur: Any, command: Sql) -> Any:
     return reply(cur, command)
 
 
-def server_error(model: str, url: str, exc: Exception, kind: str | None, constraint: str | None = None) -> Exception:
-    """The library's error for a classified driver error (``kind``: unique, table, connection), else ``exc``.
+def server_error(
+    model: str, url: str, exc: Exception, kind: str | None, diag: Any = None, table: str | None = None
+) -> Exception:
+    """The library's error for a classified driver error (``kind``: see :func:`kind_of`), else ``exc``.
 
     Each driver module only classifies its client library's exceptions; the messages live here once.
+    ``diag`` is the error's diagnostics (psycopg 3 and psycopg 2 name the fields alike: ``column_name``,
+    ``constraint_name``, ``table_name``, ``message_detail``); ``table`` the model's table (unquoted), which
+    tells a foreign key the written row breaks from one that still points at the row written or deleted.
     """
+    constraint = getattr(diag, "constraint_name", None)
     if kind == "unique":
         return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
+    if kind in _CONSTRAINTS:
+        return _constraint_error(model, exc, kind, diag, table)
     if kind == "table":
         hint = f"{model}: its table does not exist; create it first with {model}.create_table()"
         return ConfigurationError(f"{hint}\n{exc}")
@@ -94,6 +110,50 @@ def server_error(model: str, url: str, exc: Exception, kind: str | None, constra
             f"{model}: {exc.__class__.__name__}: the server rolled the operation back; retry it: {exc}"
         )
     return exc
+
+
+#: Constraint violations by SQLSTATE (class 23, integrity constraint violation), besides unique (23505).
+_CONSTRAINTS = {
+    "23502": "not_null", "23514": "check", "23503": "foreign_key", "23P01": "exclusion",
+}  # fmt: skip
+
+
+def _constraint_error(model: str, exc: Exception, kind: str, diag: Any, table: str | None) -> Exception:
+    """ValidationError (the row breaks a NOT NULL, CHECK or foreign key) or ConflictError (other rows clash).
+
+    A foreign key that another table's rows hold on the row being deleted (or re-keyed) is a
+    ConflictError: the data is valid, other rows stand in the way.
+    """
+    constraint = getattr(diag, "constraint_name", None)
+    column = getattr(diag, "column_name", None)
+    where = getattr(diag, "table_name", None)
+    schema = getattr(diag, "schema_name", None)
+    on = f'"{schema}"."{where}"' if schema and where else f'"{where}"' if where else "the table"
+    detail = getattr(diag, "message_detail", None) or getattr(diag, "message_primary", None) or str(exc)
+    detail = detail.strip()
+    if kind == "not_null":
+        return ValidationError(
+            f"{model}.{column}: the column {column!r} of {on} is NOT NULL (its not-null constraint): None "
+            "cannot be stored there; nothing was written"
+        )
+    if kind == "check":
+        return ValidationError(
+            f"{model}: the row breaks the CHECK constraint {constraint!r} of {on}; nothing was written ({detail})"
+        )
+    if kind == "foreign_key" and (table is None or where == table):
+        return ValidationError(
+            f"{model}: the row refers to a row that does not exist (foreign key {constraint!r} of {on}); "
+            f"nothing was written ({detail})"
+        )
+    if kind == "foreign_key":
+        return ConflictError(
+            f"{model}: rows of {on} still refer to this row (foreign key {constraint!r}); nothing was written "
+            f"or deleted ({detail})"
+        )
+    return ConflictError(
+        f"{model}: the row clashes with a stored one (exclusion constraint {constraint!r} of {on}); "
+        f"nothing was written ({detail})"
+    )
 
 
 #: SQLSTATEs a retry of the whole operation may succeed after (the server rolled it back).
@@ -110,6 +170,8 @@ def kind_of(sqlstate: str | None, operational: bool) -> str | None:
     """
     if sqlstate == "23505":
         return "unique"
+    if sqlstate in _CONSTRAINTS:
+        return _CONSTRAINTS[sqlstate]
     if sqlstate == "42P01":
         return "table"
     if sqlstate in RETRYABLE:
@@ -119,18 +181,30 @@ def kind_of(sqlstate: str | None, operational: bool) -> str | None:
     return "connection" if sqlstate.startswith("08") or sqlstate in _LOST else None
 
 
-def translate(model: str, url: str, exc: Exception) -> Exception:
-    """The error to raise for a server or connection error (the original becomes ``__cause__``)."""
+def translate(model: str, url: str, exc: Exception, table: str | None = None) -> Exception:
+    """The error to raise for a server or connection error (the original becomes ``__cause__``).
+
+    ``table``: the model's table (unquoted), for foreign keys (see :func:`server_error`).
+    """
     if isinstance(exc, psycopg_pool.PoolTimeout):
         return server_error(model, url, exc, "connection")
     kind = kind_of(getattr(exc, "sqlstate", None), isinstance(exc, psycopg.OperationalError))
-    constraint = getattr(getattr(exc, "diag", None), "constraint_name", None)
-    return server_error(model, url, exc, kind, constraint)
+    return server_error(model, url, exc, kind, getattr(exc, "diag", None), table)
 
 
-def _raise(model: str, url: str, exc: Exception) -> NoReturn:
+def model_table(model: type) -> str | None:
+    """The (unquoted) table of a model class, or None for a class that has none (an abstract base)."""
+    from ...binding import spec_of
+
+    try:
+        return spec_of(model).options.table
+    except PersistError:
+        return None
+
+
+def _raise(model: str, url: str, exc: Exception, table: str | None = None) -> NoReturn:
     """Raise the error for ``exc``: the library's, with ``exc`` as its ``__cause__``, or ``exc`` itself."""
-    error = translate(model, url, exc)
+    error = translate(model, url, exc, table)
     if error is exc:
         raise exc
     raise error from exc
@@ -308,13 +382,14 @@ def _cursor(conn: Any) -> Any:
 class _Base:
     """What both flavours share: the source, routing, and the connection checks that need no I/O."""
 
-    __slots__ = ("key", "model", "pooled", "route", "source", "state", "url")
+    __slots__ = ("key", "model", "pooled", "route", "source", "state", "table", "url")
     rules = PG_SESSION
     shared = None
 
-    def __init__(self, source: Any, url: str, model: str, pool_type: type) -> None:
-        """Wrap a pool or connection; ``url`` names the server in errors, ``model`` the class."""
+    def __init__(self, source: Any, url: str, model: str, pool_type: type, table: str | None = None) -> None:
+        """Wrap a pool or connection; ``url`` names the server in errors, ``model`` the class, ``table`` its table."""
         self.source = self.key = source
+        self.table = table
         self.pooled = isinstance(source, pool_type)
         self.state = _state_of(source) if self.pooled else None
         self.url = url
@@ -330,7 +405,7 @@ class _Base:
         return not conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
 
     def _error(self, exc: Exception) -> Exception:
-        return translate(self.model, self.url, exc)
+        return translate(self.model, self.url, exc, self.table)
 
     def _first_wait(self) -> float:
         return min(FIRST_WAIT, float(self.source.timeout))
@@ -443,14 +518,14 @@ class PgDriver(_Base):
                     cp.write_row(row)
             return len(command.rows)
         except psycopg.Error as exc:
-            _raise(self.model, self.url, exc)
+            _raise(self.model, self.url, exc, self.table)
 
     def end(self, conn: Any, commit: bool) -> None:
         """Commit or roll back what a non-autocommit connection opened by itself."""
         try:
             conn.commit() if commit else conn.rollback()
         except psycopg.Error as exc:
-            _raise(self.model, self.url, exc)
+            _raise(self.model, self.url, exc, self.table)
 
 
 class AsyncPgDriver(_Base):
@@ -566,14 +641,14 @@ class AsyncPgDriver(_Base):
                     await cp.write_row(row)
             return len(command.rows)
         except psycopg.Error as exc:
-            _raise(self.model, self.url, exc)
+            _raise(self.model, self.url, exc, self.table)
 
     async def end(self, conn: Any, commit: bool) -> None:
         """Commit or roll back what a non-autocommit connection opened by itself."""
         try:
             await (conn.commit() if commit else conn.rollback())
         except psycopg.Error as exc:
-            _raise(self.model, self.url, exc)
+            _raise(self.model, self.url, exc, self.table)
 
 
 #: Async pools built but not yet opened (opening needs the running loop, building does not).
@@ -615,22 +690,23 @@ class PgFactory:
     def wrap(self, source: Any, flavour: Flavour, model: type, url: str | None) -> Any:
         """The driver over a pool or connection of the right flavour (or an aiopg pool, for asyncio)."""
         name = model.__name__
+        table = model_table(model)
         if flavour == "sync":
             if isinstance(source, psycopg_pool.ConnectionPool):
-                return PgDriver(source, safe_url(url or str(source.conninfo)), name, psycopg_pool.ConnectionPool)
+                return PgDriver(source, safe_url(url or str(source.conninfo)), name, psycopg_pool.ConnectionPool, table)
             if isinstance(source, psycopg.Connection):
-                return PgDriver(source, _conn_url(source), name, psycopg_pool.ConnectionPool)
+                return PgDriver(source, _conn_url(source), name, psycopg_pool.ConnectionPool, table)
             wanted = "a psycopg Connection / psycopg_pool ConnectionPool (async models take async ones)"
         else:
             if isinstance(source, psycopg_pool.AsyncConnectionPool):
                 pool_url = safe_url(url or str(source.conninfo))
-                return AsyncPgDriver(source, pool_url, name, psycopg_pool.AsyncConnectionPool)
+                return AsyncPgDriver(source, pool_url, name, psycopg_pool.AsyncConnectionPool, table)
             if isinstance(source, psycopg.AsyncConnection):
-                return AsyncPgDriver(source, _conn_url(source), name, psycopg_pool.AsyncConnectionPool)
+                return AsyncPgDriver(source, _conn_url(source), name, psycopg_pool.AsyncConnectionPool, table)
             if type(source).__module__.startswith("aiopg"):
                 from .driver_aiopg import AiopgDriver
 
-                return AiopgDriver(source, name)
+                return AiopgDriver(source, name, table)
             wanted = (
                 "a psycopg AsyncConnection / AsyncConnectionPool or an aiopg Pool / Connection "
                 "(sync models take sync ones)"

@@ -28,7 +28,8 @@ class PgRowMixin(PersistMixin):
         ...     __table__ = "doc_flavour"
         ...     id: str
         ...     amount_kg: int = 0
-        >>> Flavour.create_table()
+        >>> Flavour.create_table()[0]  # what it changed
+        'create table "doc_flavour"'
         >>> Flavour("vanilla", 42).set().amount_kg
         42
         >>> Flavour.filter(amount_kg__gte=30).count()
@@ -40,13 +41,18 @@ class PgRowMixin(PersistMixin):
     __persist_backend__ = POSTGRES
 
     @classmethod
-    def create_table(cls) -> None:
-        """Create the model's table, its expiry index and its ``__indexes__``; does nothing if they exist."""
-        run_sync(sync_route(cls), POSTGRES.plans.create_table(spec_of(cls)))
+    def create_table(cls) -> list[str]:
+        """Create the model's table and indexes, or add the columns and indexes the model gained.
+
+        Also creates the ``__schema__`` when it is missing.  Never drops or retypes anything;
+        runs in one transaction.  Returns what it changed, one sentence per statement
+        (``'add column "flavour" text'``), empty when nothing was missing.
+        """
+        return run_sync(sync_route(cls), POSTGRES.plans.create_table(spec_of(cls)))
 
     @classmethod
     def drop_table(cls) -> None:
-        """Drop the model's table and its indexes; does nothing if it does not exist."""
+        """Drop the model's table and its indexes (never its ``__schema__``); does nothing if it does not exist."""
         run_sync(sync_route(cls), POSTGRES.plans.drop_table(spec_of(cls)))
 
     @classmethod
@@ -74,13 +80,16 @@ class AsyncPgRowMixin(AsyncPersistMixin):
     __persist_backend__ = POSTGRES
 
     @classmethod
-    async def create_table(cls) -> None:
-        """Create the model's table, its expiry index and its ``__indexes__``; does nothing if they exist."""
-        await run_async(async_route(cls), POSTGRES.plans.create_table(spec_of(cls)))
+    async def create_table(cls) -> list[str]:
+        """Create the model's table and indexes, or add the columns and indexes the model gained.
+
+        As :meth:`PgRowMixin.create_table`: returns what it changed (empty when nothing was missing).
+        """
+        return await run_async(async_route(cls), POSTGRES.plans.create_table(spec_of(cls)))
 
     @classmethod
     async def drop_table(cls) -> None:
-        """Drop the model's table and its indexes; does nothing if it does not exist."""
+        """Drop the model's table and its indexes (never its ``__schema__``); does nothing if it does not exist."""
         await run_async(async_route(cls), POSTGRES.plans.drop_table(spec_of(cls)))
 
     @classmethod

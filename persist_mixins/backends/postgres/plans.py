@@ -22,7 +22,9 @@ from ...run import EmitMany, Plan
 from ...spec import ModelSpec, expire_ms
 from .commands import Begin, Commit, Copy, Sql
 from .compile import ALIVE, compile_where, count_sql, select_sql
-from .schema import EXPIRES, HIDDEN_PK, Table, check_numbers, encode_value, quote, table_of
+from .schema import EXPIRES, FREED, HIDDEN_PK, Table, check_numbers, encode_value, quote, table_of, unique_clash
+from .schema import create_table as create_table
+from .schema import free_expired as _free_expired
 
 __all__ = [
     "guarded", "count", "create_table", "delete", "delete_where", "drop_table", "exists", "expire", "match",
@@ -39,17 +41,13 @@ MAX_PARAMS = 65535
 #: Objects per batch when set_many() copies or inserts.
 WRITE_BATCH = 5000
 _EXPIRES = quote(EXPIRES)
+#: Rows past their expiry (see schema.EXPIRED).
+_EXPIRED = f"{_EXPIRES} <= statement_timestamp()"
 #: Expiry counts from the statement, not from the start of the transaction it runs in.
 _EXPIRY = "statement_timestamp() + %s * interval '1 millisecond'"
 
 
-# -- tables -------------------------------------------------------------------------------
-def create_table(spec: ModelSpec[Any]) -> Plan[None]:
-    """``create_table()``: the table, its expiry index and its ``__indexes__``; idempotent."""
-    for statement in table_of(spec).create_statements():
-        yield Sql(statement)
-
-
+# -- tables (create_table: see .schema) ------------------------------------------------------
 def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:
     """``drop_table()``: drop the table (and its indexes) if it exists; idempotent."""
     yield Sql(f"DROP TABLE IF EXISTS {table_of(spec).name}")
@@ -103,6 +101,10 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
         cols.insert(0, table.qpk)
     values = ["%s" for c in cols]
     sql = f"INSERT INTO {table.name} AS t ({', '.join(cols)}, {_EXPIRES}) VALUES ({', '.join(values)}, {_EXPIRY})"
+    if table.spec.options.unique:  # expired holders of the unique values go first, in the same statement
+        unique = _free_expired(table, table.spec.options.unique)
+        sql = f"{unique}INSERT INTO {table.name} AS t ({', '.join(cols)}, {_EXPIRES}) "
+        sql += f"SELECT {', '.join(values)}, {_EXPIRY} FROM {FREED}"
     returning = [table.qpk] if generated else []
     if table.version:
         returning.append(quote(table.version))
@@ -150,10 +152,17 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     if table.version and not generated:
         args.append(version)
     sql = _upsert_sql(table, generated, bool(table.version))
-    if not generated and not table.version:
-        yield Sql(sql, args)
-        return obj
-    row = yield Sql(sql, args, "one")
+    unique = spec.options.unique
+    if unique:
+        head = 1 if table.hidden_pk else 0
+        args[:0] = [params[head + table.field_names.index(name)] for name in unique]
+    try:
+        if not generated and not table.version:
+            yield Sql(sql, args)
+            return obj
+        row = yield Sql(sql, args, "one")
+    except ConflictError as exc:
+        raise unique_clash(spec, exc, {name: getattr(obj, name, None) for name in unique}) from exc.__cause__
     if row is None:
         raise ConflictError(_stale(spec, obj, table.version or "", version))
     at = 0
@@ -197,7 +206,15 @@ def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[A
         where += f" AND {v} IS NOT DISTINCT FROM %s"
         args.append(version)
     returning = quote(table.version) if table.version else table.qpk
-    row = yield Sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where} RETURNING {returning}", args, "one")
+    sql = f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where} RETURNING {returning}"
+    unique = [name for name in fields if name in spec.options.unique]
+    if unique:  # expired holders of the unique values go first, in the same statement
+        sql = _free_expired(table, unique) + sql.replace(" WHERE ", f" FROM {FREED} WHERE ", 1)
+        args[:0] = [by_name[name] for name in unique]
+    try:
+        row = yield Sql(sql, args, "one")
+    except ConflictError as exc:
+        raise unique_clash(spec, exc, {name: getattr(obj, name, None) for name in unique}) from exc.__cause__
     if row is None:
         if table.version:
             live = yield Sql(_by_pk(table, "SELECT 1 FROM {t} WHERE {pk} = %s AND {alive}"), [pk], "one")
@@ -241,13 +258,43 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     fresh = [(obj, params) for obj, (generated, params) in zip(items, prepared, strict=True) if generated]
     if not items:
         return items
+    taken = _unique_values(spec, table, [*keyed, *(params for _, params in fresh)])
     token = yield Begin()
-    if keyed:
-        yield from _copy_upsert(table, keyed, px)
-    if fresh:
-        yield from _insert_generated(spec, table, fresh, px)
+    try:
+        for name, values in taken.items():  # expired holders of the values go first (see schema.free_expired)
+            col = table.column(name)
+            cast = "text" if col.name == table.pk and col.kind == "any" else col.sql_type
+            yield Sql(f"DELETE FROM {table.name} WHERE {_EXPIRED} AND {col.quoted} = ANY(%s::{cast}[])", [values])
+        if keyed:
+            yield from _copy_upsert(table, keyed, px)
+        if fresh:
+            yield from _insert_generated(spec, table, fresh, px)
+    except ConflictError as exc:
+        raise unique_clash(spec, exc, batch=taken) from exc.__cause__
     yield Commit(token)
     return items
+
+
+def _unique_values(spec: ModelSpec[Any], table: Table, rows: list[list[Any]]) -> dict[str, list[Any]]:
+    """The values ``set_many()`` gives each ``__unique__`` field; ConflictError when two objects share one."""
+    head = 1 if table.hidden_pk else 0
+    taken: dict[str, list[Any]] = {}
+    for name in spec.options.unique:
+        at = head + table.field_names.index(name)
+        seen: set[Any] = set()
+        for params in rows:
+            value = params[at]
+            if value is None:
+                continue
+            if value in seen:
+                raise ConflictError(
+                    f"{spec.name}.{name} = {value!r} is given to two {spec.name} objects of one set_many() call "
+                    "(__unique__); nothing was written"
+                )
+            seen.add(value)
+        if seen:
+            taken[name] = list(seen)
+    return taken
 
 
 def _checked(spec: ModelSpec[Any], table: Table, items: list[Any]) -> list[dict[str, Any]]:
@@ -524,7 +571,15 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
         v = quote(table.version)
         sets.append(f"{v} = {v} + 1")
     where, params = _targets(table, state)
-    return int((yield Sql(f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where}", [*args, *params])))
+    sql = f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where}"
+    unique = [name for name in values if name in spec.options.unique]
+    if unique:  # expired holders of the unique values go first, in the same statement
+        sql = _free_expired(table, unique) + sql.replace(" WHERE ", f" FROM {FREED} WHERE ", 1)
+        args[:0] = [args[list(values).index(name)] for name in unique]
+    try:
+        return int((yield Sql(sql, [*args, *params])))
+    except ConflictError as exc:
+        raise unique_clash(spec, exc, values) from exc.__cause__
 
 
 #: What update() accepts per kind (stricter than lookups: an int field takes no 2.5).

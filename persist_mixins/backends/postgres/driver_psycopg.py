@@ -98,7 +98,7 @@ def server_error(
     constraint = getattr(diag, "constraint_name", None)
     if kind == "unique":
         return ConflictError(f"{model}: a unique index ({constraint}) already holds these values: {exc}")
-    if kind in _CONSTRAINTS:
+    if kind in _CONSTRAINT_KINDS:
         return _constraint_error(model, exc, kind, diag, table)
     if kind == "table":
         hint = f"{model}: its table does not exist; create it first with {model}.create_table()"
@@ -116,6 +116,7 @@ def server_error(
 _CONSTRAINTS = {
     "23502": "not_null", "23514": "check", "23503": "foreign_key", "23P01": "exclusion",
 }  # fmt: skip
+_CONSTRAINT_KINDS = frozenset(_CONSTRAINTS.values())
 
 
 def _constraint_error(model: str, exc: Exception, kind: str, diag: Any, table: str | None) -> Exception:

@@ -1,0 +1,297 @@
+"""PostgreSQL tables: create_table() growing an existing table, ``__schema__``, ``__unique__`` indexes, and
+constraint violations surfacing as the library's errors.
+
+Each test runs on psycopg sync, psycopg asyncio and aiopg (fixture ``pg``), on dataclass models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from persist_mixins import ConfigurationError, ConflictError, ValidationError
+
+from . import models
+from .conftest import Store, pg_table_name
+from .models import new
+
+
+@pytest.fixture(params=["sync", "async", "aiopg"])
+async def pg(request: pytest.FixtureRequest, pg_conn: Any) -> AsyncIterator[Store]:
+    """PostgreSQL in one flavour: psycopg sync, psycopg asyncio, or an aiopg pool."""
+    pool = None
+    if request.param == "aiopg":
+        import aiopg
+
+        from .conftest import PG_URL
+
+        pool = await aiopg.create_pool(PG_URL.replace("postgresql://", "postgres://"), minsize=1, maxsize=4)
+    store = Store("postgres", request.param, f"pmtest_{uuid.uuid4().hex[:8]}", pg_conn, pool)
+    yield store
+    await store.close()
+
+
+def model(store: Store, fields: dict[str, Any], suffix: str = "", name: str = "Book", **options: Any) -> Any:
+    """A dataclass model in the store's test-private table, its table not created (create_table() is the test)."""
+    cls = models.define("dataclasses", fields, {**store.place(suffix), **options}, mixin=store.mixin, name=name)
+    table = pg_table_name(store.prefix + suffix)
+    if table not in store.tables and "__schema__" not in options:
+        store.tables.append(table)  # dropped after the test
+    return cls
+
+
+def columns(store: Store, table: str, schema: str = "public") -> dict[str, str]:
+    """The columns of a table and their types, read behind the library's back."""
+    rows = store.conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    ).fetchall()
+    return dict(rows)
+
+
+def indexes(store: Store, table: str, schema: str = "public") -> dict[str, str]:
+    """The indexes of a table: name -> definition."""
+    rows = store.conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s", (schema, table)
+    ).fetchall()
+    return dict(rows)
+
+
+# -- create_table() on an existing table ------------------------------------------------------
+
+
+async def test_create_table_adds_the_columns_and_indexes_the_model_gained(pg: Store) -> None:
+    """A grown model's create_table() adds its new columns and indexes, keeps the data, and says what it did."""
+    V1 = model(pg, {"id": str, "title": str | None, "legacy": str | None})
+    made = await pg.run(V1.create_table())
+    table = pg_table_name(pg.prefix)
+    assert made[0] == f'create table "{table}"'
+    assert await pg.run(V1.create_table()) == []  # nothing missing: nothing changed
+    await pg.run(new(V1, id="a", title="Dune", legacy="x").set())
+
+    fields = {"id": str, "title": str | None, "flavour": str | None, "pages": int | None, "v": int}
+    V2 = model(pg, fields, __indexes__=("pages",), __unique__=("title",), __version_field__="v")
+    changes = await pg.run(V2.create_table())
+    assert changes[:3] == [
+        'add column "flavour" text',
+        'add column "pages" bigint',
+        'add column "v" bigint NOT NULL DEFAULT 1',
+    ]
+    assert len(changes) == 5
+    assert changes[3].startswith('create index "') and changes[3].endswith(f' on "{table}" ("pages")')
+    assert changes[4].startswith('create unique index "') and changes[4].endswith(f' on "{table}" ("title")')
+    assert await pg.run(V2.create_table()) == []
+
+    types = columns(pg, table)
+    assert types["flavour"] == "text" and types["pages"] == "bigint" and types["v"] == "bigint"
+    assert types["legacy"] == "text"  # never dropped
+    assert sum("UNIQUE" in d and "(title)" in d for d in indexes(pg, table).values()) == 1
+    old = await pg.run(V2.match_for_pk("a"))  # the stored row reads back; new columns empty, the version 1
+    assert (old.title, old.flavour, old.pages, old.v) == ("Dune", None, None, 1)
+    old.pages = 412
+    await pg.run(old.set())
+    assert await pg.ids(V2.filter(pages__gte=400)) == ["a"]
+    with pytest.raises(ConflictError, match=r"Book\.title = 'Dune'"):  # the unique index now holds
+        await pg.run(new(V2, id="b", title="Dune", v=0).set())
+
+
+async def test_create_table_on_a_table_made_by_another_tool(pg: Store) -> None:
+    """A table the library did not make gains the expiry column and its index; its rows read back."""
+    table = pg_table_name(pg.prefix)
+    pg.conn.execute(f'CREATE TABLE "{table}" (id text PRIMARY KEY, title text)')
+    pg.conn.execute(f"INSERT INTO \"{table}\" VALUES ('a', 'Dune')")
+    Book = model(pg, {"id": str, "title": str | None})
+    changes = await pg.run(Book.create_table())
+    assert changes[0] == 'add column "_expires_at" timestamptz'
+    assert changes[1].startswith('create index "') and changes[1].endswith('("_expires_at")')
+    assert len(changes) == 2
+    assert (await pg.run(Book.match_for_pk("a"))).title == "Dune"
+
+
+async def test_a_unique_index_that_stored_duplicates_prevent_changes_nothing(pg: Store) -> None:
+    """Adding __unique__ over stored duplicates: ConflictError naming the field; no column or index was added."""
+    V1 = model(pg, {"id": str, "title": str | None})
+    await pg.run(V1.create_table())
+    await pg.run(V1.set_many([new(V1, id="a", title="Dune"), new(V1, id="b", title="Dune")]))
+    V2 = model(pg, {"id": str, "title": str | None, "extra": str | None}, __unique__=("title",))
+    with pytest.raises(ConflictError, match=r"Book\.title is in __unique__.*Dune.*nothing was changed") as caught:
+        await pg.run(V2.create_table())
+    assert caught.value.__cause__ is not None and type(caught.value.__cause__).__name__ == "UniqueViolation"
+    assert "extra" not in columns(pg, pg_table_name(pg.prefix))  # the whole call was rolled back
+    await pg.run(new(V1, id="b", title="Emma").set())
+    assert len(await pg.run(V2.create_table())) == 2  # the column and the index
+
+
+async def test_a_table_without_the_pk_column_is_refused(pg: Store) -> None:
+    """create_table() never changes a primary key: an existing table without the pk column is ConfigurationError."""
+    table = pg_table_name(pg.prefix)
+    pg.conn.execute(f'CREATE TABLE "{table}" (code text PRIMARY KEY)')
+    Book = model(pg, {"id": str, "title": str | None})
+    with pytest.raises(ConfigurationError, match="pk column 'id'"):
+        await pg.run(Book.create_table())
+    assert "title" not in columns(pg, table)
+
+
+# -- __schema__ ---------------------------------------------------------------------------------
+
+
+async def test_schema_holds_the_table_and_every_statement_uses_it(pg: Store) -> None:
+    """__schema__: create_table() makes the schema and the table in it; every operation reads and writes there."""
+    schema = f"pm_s_{uuid.uuid4().hex[:8]}"
+    table = pg_table_name(pg.prefix)
+    fields = {"id": str, "title": str | None, "n": int | None}
+    Book = model(pg, fields, __schema__=schema, __indexes__=("n",), __unique__=("title",))
+    try:
+        changes = await pg.run(Book.create_table())
+        assert changes[:2] == [f'create schema "{schema}"', f'create table "{schema}"."{table}"']
+        assert await pg.run(Book.create_table()) == []
+        assert set(columns(pg, table, schema)) == {"id", "title", "n", "_expires_at"}
+        assert columns(pg, table) == {}  # nothing in public
+        assert len(indexes(pg, table, schema)) == 4  # pk, expiry, n, title
+
+        await pg.run(new(Book, id="a", title="Dune", n=1).set())
+        await pg.run(Book.set_many([new(Book, id="b", title="Emma", n=2), new(Book, id="c", n=3)]))
+        with pytest.raises(ConflictError, match=r"Book\.title = 'Dune'"):
+            await pg.run(new(Book, id="d", title="Dune").set())
+        assert await pg.run(Book.filter(n__gte=2).update(n=5)) == 2
+        assert await pg.ids(Book.filter(n=5).order_by("id")) == ["b", "c"]
+        b = await pg.run(Book.match_for_pk("b"))
+        assert await pg.run(b.expire(100)) and await pg.run(b.ttl()) > 90
+        assert await pg.run(b.delete())
+        await pg.run(Book.purge_expired())
+        assert pg.conn.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone() == (2,)
+
+        await pg.run(Book.drop_table())
+        await pg.run(Book.drop_table())  # idempotent
+        row = pg.conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+        assert row == (1,)  # drop_table() drops the table only
+        assert columns(pg, table, schema) == {}
+    finally:
+        pg.conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def test_schema_that_exists_is_used(pg: Store) -> None:
+    """An existing schema is not created again; a table in it with the same name as one in public is apart."""
+    schema = f"pm_s_{uuid.uuid4().hex[:8]}"
+    pg.conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        Public = model(pg, {"id": str})
+        Private = model(pg, {"id": str}, __schema__=schema)
+        await pg.run(Public.create_table())
+        assert (await pg.run(Private.create_table()))[0] == f'create table "{schema}"."{pg_table_name(pg.prefix)}"'
+        await pg.run(new(Private, id="only-here").set())
+        assert await pg.run(Public.count()) == 0
+        assert await pg.run(Private.count()) == 1
+    finally:
+        pg.conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.mark.parametrize("bad", [5, "", "pg_mine", "x" * 64, "a%b"])
+def test_a_bad_schema_fails_at_class_creation(bad: Any) -> None:
+    """__schema__ that is not a usable schema name is ConfigurationError naming the class and option."""
+    import persist_mixins
+
+    with pytest.raises(ConfigurationError, match=r"Shelf\.__schema__"):
+        type("Shelf", (persist_mixins.PgRowMixin,), {"__schema__": bad, "__annotations__": {"id": str}})
+
+
+# -- __unique__ with every pk kind ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pk", [int, uuid.UUID])
+async def test_unique_with_generated_and_uuid_pks(pg: Store, pk: type) -> None:
+    """__unique__ holds whatever the pk: a database-generated int or a UUID; expired holders never block."""
+    Book = model(pg, {"id": pk | None, "title": str | None}, __unique__=("title",))
+    await pg.run(Book.create_table())
+    first = await pg.run(new(Book, title="Dune").set(expire=0.1))
+    assert first.id is not None
+    with pytest.raises(ConflictError, match=r"Book\.title = 'Dune'") as caught:
+        await pg.run(new(Book, title="Dune").set())
+    assert type(caught.value.__cause__).__name__ == "UniqueViolation"
+    await asyncio.sleep(0.25)
+    second = await pg.run(new(Book, title="Dune").set())  # the expired holder gave way
+    assert second.id != first.id
+    await pg.run(second.expire(0.1))
+    await asyncio.sleep(0.25)
+    saved = await pg.run(Book.set_many([new(Book, title="Dune"), new(Book, title="Emma")]))
+    assert [b.title for b in saved] == ["Dune", "Emma"]
+    with pytest.raises(ConflictError, match=r"Book\.title = 'Emma'"):
+        await pg.run(Book.set_many([new(Book, title="Persuasion"), new(Book, title="Emma")]))
+    assert sorted(b.title for b in await pg.items(Book.all())) == ["Dune", "Emma"]
+    assert pg.raw_count(Book) == 2  # the expired holders were deleted, nothing else
+
+
+async def test_a_clash_inside_a_transaction_writes_nothing(pg: Store) -> None:
+    """In a transaction() block, a unique clash is ConflictError and the block rolls back."""
+    Book = model(pg, {"id": str, "title": str | None}, __unique__=("title",))
+    await pg.run(Book.create_table())
+    await pg.run(new(Book, id="a", title="Dune").set())
+    with pytest.raises(ConflictError, match=r"Book\.title = 'Dune'"):
+        if pg.flavour == "sync":
+            with Book.transaction():
+                new(Book, id="b", title="Emma").set()
+                new(Book, id="c", title="Dune").set()
+        else:
+            async with Book.transaction():
+                await new(Book, id="b", title="Emma").set()
+                await new(Book, id="c", title="Dune").set()
+    assert await pg.ids(Book.all()) == ["a"]
+
+
+# -- constraint violations ------------------------------------------------------------------------
+
+
+async def test_not_null_and_check_violations_are_validation_errors(pg: Store) -> None:
+    """A NOT NULL or CHECK constraint on the table: ValidationError naming the column / constraint; nothing written."""
+    Book = model(pg, {"id": str, "title": str | None, "pages": int | None})
+    await pg.run(Book.create_table())
+    table = pg_table_name(pg.prefix)
+    pg.conn.execute(f'ALTER TABLE "{table}" ALTER COLUMN title SET NOT NULL')
+    pg.conn.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT pages_positive CHECK (pages > 0)')
+    with pytest.raises(ValidationError, match=r"Book\.title: the column 'title' .* NOT NULL") as caught:
+        await pg.run(new(Book, id="a", pages=1).set())
+    assert type(caught.value.__cause__).__name__ == "NotNullViolation"
+    with pytest.raises(ValidationError, match="CHECK constraint 'pages_positive'") as caught:
+        await pg.run(new(Book, id="a", title="Dune", pages=0).set())
+    assert type(caught.value.__cause__).__name__ == "CheckViolation"
+    with pytest.raises(ValidationError, match="pages_positive"):
+        await pg.run(Book.set_many([new(Book, id="b", title="Emma", pages=3), new(Book, id="c", title="X", pages=-1)]))
+    assert pg.raw_count(Book) == 0
+    await pg.run(new(Book, id="a", title="Dune", pages=3).set())
+    with pytest.raises(ValidationError, match="pages_positive"):
+        await pg.run(Book.all().update(pages=-5))
+    assert (await pg.run(Book.match_for_pk("a"))).pages == 3
+
+
+async def test_foreign_keys_name_the_constraint(pg: Store) -> None:
+    """A row referring to a missing one is ValidationError; deleting a row still referred to is ConflictError."""
+    Author = model(pg, {"id": str, "name": str | None}, ":author", name="Author")
+    Book = model(pg, {"id": str, "author": str | None}, ":book", name="Book")
+    await pg.run(Author.create_table())
+    await pg.run(Book.create_table())
+    authors, books = pg_table_name(pg.prefix + ":author"), pg_table_name(pg.prefix + ":book")
+    pg.tables.remove(authors)
+    pg.tables.append(authors)  # dropped after the books, which refer to it
+    pg.conn.execute(
+        f'ALTER TABLE "{books}" ADD CONSTRAINT book_author FOREIGN KEY (author) REFERENCES "{authors}" (id)'
+    )
+    with pytest.raises(ValidationError, match=r"refers to a row that does not exist.*book_author") as refused:
+        await pg.run(new(Book, id="b", author="herbert").set())
+    assert type(refused.value.__cause__).__name__ == "ForeignKeyViolation"
+    assert pg.raw_count(Book) == 0
+    herbert = await pg.run(new(Author, id="herbert", name="Frank Herbert").set())
+    await pg.run(new(Book, id="b", author="herbert").set())
+    with pytest.raises(
+        ConflictError, match=r"Author: rows of .* still refer to this row \(foreign key 'book_author'\)"
+    ) as held:
+        await pg.run(herbert.delete())
+    assert type(held.value.__cause__).__name__ == "ForeignKeyViolation"
+    with pytest.raises(ConflictError, match="book_author"):
+        await pg.run(Author.filter(id="herbert").delete())
+    assert await pg.run(Author.count()) == 1
+    assert await pg.run(Book.filter(id="b").delete()) == 1
+    assert await pg.run(herbert.delete())

@@ -28,24 +28,21 @@ from ...spec import ModelSpec
 from .commands import Command, Pipeline
 from .locks import guarded
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
-from .schema import encode, key_for, object_prefix, owned_key
+from .schema import key_for, object_prefix, owned_key
 from .scripts import HASH_DELETE, HASH_PATCH, HASH_PRUNE, HASH_UPDATE
 from .writes import (
     CheckedCommand,
     Prepared,
-    check_distinct,
     checked_write,
     claim_argv,
-    claimed,
     finish,
     prepare,
-    prepared_data,
     send,
     send_batch,
-    send_checked,
     unique_keys,
     update_versioned,
     version_key,
+    write_unique,
 )
 
 __all__ = [
@@ -219,22 +216,9 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
 
 
 def _write_unique(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
-    """``set_many()`` of a ``__unique__`` model: one ``HASH_PATCH`` per object, :data:`BATCH` per pipeline.
-
-    Every object is validated and the values of the call checked distinct first; a clash is raised
-    once its batch is sent (the objects before it, and the other objects of its batch, are written).
-    """
-    prepared = prepare(spec, objs)
-    datas = [prepared_data(spec, kept) for kept in prepared]
-    check_distinct(spec, objs, datas)
+    """``set_many()`` of a ``__unique__`` model: one ``HASH_PATCH`` per object (see :func:`~.writes.write_unique`)."""
     px = "" if spec.options.expire_ms is None else str(spec.options.expire_ms)
-    items = []
-    for obj, kept, data in zip(objs, prepared, datas, strict=True):
-        pk, document = finish(spec, obj, kept)
-        items.append(
-            (obj, _patch(spec, obj, "FULL")(pk, document, px, 0, [], claimed(spec, data)), spec.options.unique)
-        )
-    yield from send_checked(spec, items)
+    yield from write_unique(spec, objs, lambda obj: _patch(spec, obj, "FULL"), px)
 
 
 def fetch(spec: ModelSpec[Any], pk: Any) -> Plan[Any]:
@@ -414,7 +398,8 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
             f"hash (their __set_key__ depends on these fields); delete() them and set() them anew instead"
         )
     if spec.options.unique and spec.options.version_field is None:
-        return (yield from _update_unique(spec, objs, tuple(values)))
+        command = lambda obj: _patch(spec, obj, "ONLY")  # noqa: E731
+        return (yield from write_unique(spec, objs, command, "", tuple(values)))
     if spec.options.version_field is not None:  # each object checked and counted by the HASH_PATCH script
         fetch_in = _fetch_for(state)
         still = lambda obj: matches(spec, state.terms, obj)  # noqa: E731
@@ -431,23 +416,6 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
         written += int((yield from send(HASH_UPDATE.evalsha([key], pairs))))
         prepared[start:stop] = [None] * (stop - start)
     return written
-
-
-def _update_unique(spec: ModelSpec[Any], objs: list[Any], fields: tuple[str, ...]) -> Plan[int]:
-    """Query ``update()`` of a ``__unique__`` model: each match one ``HASH_PATCH`` (ONLY) of those fields.
-
-    Every object is validated and the values checked distinct first; objects gone meanwhile are skipped.
-    """
-    prepare(spec, objs)  # ValidationError before the first write
-    datas = [spec.adapter.dump(obj) for obj in objs]
-    check_distinct(spec, objs, datas)
-    names = [name for name in spec.options.unique if name in fields]
-    items = []
-    for obj, data in zip(objs, datas, strict=True):
-        pk = str(spec.pk_of(obj))
-        document = encode(spec, {name: data.get(name) for name in fields})
-        items.append((obj, _patch(spec, obj, "ONLY")(pk, document, "", 0, [], claimed(spec, data, fields)), names))
-    return (yield from send_checked(spec, items))
 
 
 def check(cls: type) -> None:

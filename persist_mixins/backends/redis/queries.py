@@ -45,6 +45,7 @@ from .writes import (
     update_versioned,
     write_all,
     write_commands,
+    write_unique,
 )
 
 __all__ = [
@@ -357,6 +358,9 @@ def update_where(spec: ModelSpec[Any], state: QueryState, values: Mapping[str, A
     for obj in objs:
         for name, value in values.items():
             spec.adapter.set_field(obj, name, value)
+    if spec.options.unique:  # one checked PATCH of those fields per object (claims made or refused on the server)
+        only = patch_command(spec, "ONLY", versioned=False)
+        return (yield from write_unique(spec, objs, lambda _: only, KEEP, tuple(values)))
     return (yield from write_all(spec, objs, KEEP, only_existing=True))  # validates all first
 
 

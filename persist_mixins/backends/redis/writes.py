@@ -34,10 +34,10 @@ from .schema import (
 )
 
 __all__ = [
-    "BATCH", "KEEP", "CheckedCommand", "Prepared", "UniqueClash", "check_distinct", "checked_write", "claimed",
-    "count_written", "delete_command", "expected_version", "expire_ms", "finish", "patch_command", "payload",
-    "prepare", "prepared_data", "save_command", "send", "send_batch", "send_checked", "unique_keys", "update_versioned",
-    "version_key", "write_all", "write_commands",
+    "BATCH", "KEEP", "CheckedCommand", "Prepared", "UniqueClash", "check_distinct", "checked_write", "claim_argv",
+    "claimed", "count_written", "delete_command", "expected_version", "expire_ms", "finish", "patch_command",
+    "payload", "prepare", "prepared_data", "save_command", "send", "send_batch", "send_checked", "unique_keys",
+    "update_versioned", "version_key", "write_all", "write_commands", "write_unique",
 ]  # fmt: skip
 
 #: Objects written per pipeline round trip.
@@ -171,9 +171,10 @@ def write_all(
     Returns:
         How many objects the server says were written (:func:`count_written`).
     """
+    if spec.options.unique and not only_existing:
+        build = patch_command(spec, "FULL", versioned=False)
+        return (yield from write_unique(spec, objs, lambda _: build, "" if px is None else str(px)))
     prepared: list[Prepared | None] = list(prepare(spec, objs))
-    if spec.options.unique:
-        check_distinct(spec, objs, [prepared_data(spec, cast("Prepared", kept)) for kept in prepared])
     written = 0
     for start in range(0, len(objs), BATCH):
         stop = start + BATCH
@@ -269,24 +270,70 @@ def _raise_clash(
             raise clash(spec, obj, names[int(reply[1])])
 
 
-def check_distinct(spec: ModelSpec[Any], objs: Sequence[Any], datas: Sequence[Mapping[str, Any]]) -> None:
+def check_distinct(spec: ModelSpec[Any], objs: Sequence[Any], claims: Sequence[Sequence[tuple[str, str]]]) -> None:
     """Refuse, before any I/O, objects of one call that would claim one ``__unique__`` value twice.
 
-    Objects with the same pk are one stored object (the last one written wins), never a clash.
+    ``claims``: what each object claims (:func:`claimed`).  Objects with the same pk are one
+    stored object (the last one written wins), never a clash.
     """
-    for name in spec.options.unique:
-        seen: dict[str, Any] = {}
-        for obj, data in zip(objs, datas, strict=True):
-            ((_, text),) = claimed(spec, data, (name,))
+    seen: dict[tuple[str, str], Any] = {}
+    for obj, made in zip(objs, claims, strict=True):
+        for name, text in made:
             if not text:
                 continue
+            other = seen.setdefault((name, text), obj)
             pk = spec.pk_of(obj)
-            other = seen.setdefault(text, obj)
             if other is not obj and (pk is None or spec.pk_of(other) != pk):
                 raise UniqueClash(
                     f"{spec.name}.{name} = {getattr(obj, name, None)!r} is given twice in one call "
                     f"(__unique__); nothing was written"
                 )
+
+
+def write_unique(
+    spec: ModelSpec[Any],
+    objs: Sequence[Any],
+    build: Callable[[Any], CheckedCommand],
+    px: str,
+    only: tuple[str, ...] | None = None,
+) -> Plan[int]:
+    """Write objects of a ``__unique__`` model: one checked script call (PATCH) each, :data:`BATCH` per pipeline.
+
+    Every object is validated, and the values of the call checked distinct, before the first
+    write (ConflictError then, nothing written).  Each write checks and moves its claims on
+    the server, on its own: a clash is raised once its batch is sent, the objects of earlier
+    batches and the other objects of its batch being written.
+
+    Args:
+        spec: the model.
+        objs: the objects.
+        build: the layout's script call for one object (``FULL`` for whole objects, ``ONLY`` with ``only``).
+        px: the TTL text ('' = none, :data:`KEEP`, or ms).
+        only: the fields a query ``update()`` writes (objects gone meanwhile are skipped); None: whole objects.
+
+    Returns:
+        How many objects were written.
+    """
+    prepared: list[Prepared | None] = list(prepare(spec, objs))
+    claims = [claimed(spec, prepared_data(spec, cast("Prepared", kept)), only) for kept in prepared]
+    check_distinct(spec, objs, claims)
+    names = [name for name in spec.options.unique if only is None or name in only]
+    written = 0
+    for start in range(0, len(objs), BATCH):
+        items = []
+        for at in range(start, min(start + BATCH, len(objs))):
+            obj, kept = objs[at], cast("Prepared", prepared[at])
+            if only is None:
+                pk, document = finish(spec, obj, kept)
+            else:
+                pk = str(spec.pk_of(obj))
+                data = prepared_data(spec, kept)
+                document = encode(spec, {name: data.get(name) for name in only})
+            argv = _owned_entries(spec, obj, pk, only, expected_version(spec, obj)) if tagged(spec) else []
+            items.append((obj, build(obj)(pk, document, px, 0, argv, claims[at]), names))
+            prepared[at] = None
+        written += yield from send_checked(spec, items)
+    return written
 
 
 def send_checked(spec: ModelSpec[Any], items: Sequence[tuple[Any, Command, Sequence[str]]]) -> Plan[int]:
@@ -488,7 +535,7 @@ def update_versioned(
         apply(obj)
     prepare(spec, objs)  # ValidationError before the first write
     if spec.options.unique:  # one value given to several objects: ConflictError before the first write
-        check_distinct(spec, objs, [spec.adapter.dump(obj) for obj in objs])
+        check_distinct(spec, objs, [claimed(spec, spec.adapter.dump(obj), fields) for obj in objs])
     written = 0
     for obj in objs:
         current = obj

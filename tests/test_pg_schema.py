@@ -295,3 +295,35 @@ async def test_foreign_keys_name_the_constraint(pg: Store) -> None:
     assert await pg.run(Author.count()) == 1
     assert await pg.run(Book.filter(id="b").delete()) == 1
     assert await pg.run(herbert.delete())
+
+
+def test_concurrent_create_table_calls_take_turns(pg_conn: Any) -> None:
+    """Six processes' worth of create_table() at once on a new schema and table: none fails, one creates."""
+    import threading
+
+    import persist_mixins
+
+    schema, table = f"pm_s_{uuid.uuid4().hex[:8]}", f"pmtest_{uuid.uuid4().hex[:8]}"
+    fields = {"id": str, "n": int | None, "m": str | None}
+    options = {"__schema__": schema, "__table__": table, "__indexes__": ("n",), "__unique__": ("m",)}
+    Row = models.define("dataclasses", fields, options, mixin=persist_mixins.PgRowMixin, name="Row")
+    barrier = threading.Barrier(6)
+    results: list[Any] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            results.append(Row.create_table())
+        except Exception as exc:  # noqa: BLE001 - collected, asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(isinstance(r, list) for r in results), results
+        assert sorted(len(r) for r in results) == [0] * 5 + [5]  # schema, table, expiry, n and m indexes
+    finally:
+        pg_conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')

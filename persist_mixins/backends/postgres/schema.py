@@ -438,6 +438,10 @@ def create_table(spec: ModelSpec[Any]) -> Plan[list[str]]:
     table = table_of(spec)
     changes: list[str] = []
     token = yield Begin()
+    # Concurrent calls (processes starting together) take turns: CREATE ... IF NOT EXISTS is no guard against
+    # a creation not yet committed.  By schema, as several tables may create one schema.
+    key = f"persist_mixins.create_table:{quote(table.schema) if table.schema else table.name}"
+    yield Sql("SELECT pg_advisory_xact_lock(hashtext(%s))", [key], "one")
     if table.schema is not None:
         known = yield Sql("SELECT 1 FROM pg_namespace WHERE nspname = %s", [table.schema], "one")
         if known is None:

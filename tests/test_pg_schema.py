@@ -327,3 +327,59 @@ def test_concurrent_create_table_calls_take_turns(pg_conn: Any) -> None:
         assert sorted(len(r) for r in results) == [0] * 5 + [5]  # schema, table, expiry, n and m indexes
     finally:
         pg_conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# -- the plans, driven by scripted replies (no server) ------------------------------------------------
+
+
+def test_create_table_plan_sends_only_what_is_missing() -> None:
+    """On an existing table the plan reads its columns and indexes, then adds the missing ones, in a transaction."""
+    import persist_mixins
+    from persist_mixins.backends.postgres import plans
+    from persist_mixins.backends.postgres.commands import Begin, Commit, Sql
+    from persist_mixins.backends.postgres.schema import table_of
+    from persist_mixins.binding import spec_of
+    from persist_mixins.run import run_sync
+
+    from .scripted import Script
+
+    fields = {"id": str, "title": str | None, "pages": int | None}
+    options = {"__table__": "shelf", "__indexes__": ("pages",), "__unique__": ("title",)}
+    Shelf = models.define("dataclasses", fields, options, mixin=persist_mixins.PgRowMixin, name="Shelf")
+    table = table_of(spec_of(Shelf))
+    expires = table.raw_index_name("expires")
+    script = Script(
+        0, (None,), [("id",), ("title",), ("_expires_at",)], None, [("shelf_pkey",), (expires,)], None, None, None
+    )
+    changes = run_sync(script.route, plans.create_table(spec_of(Shelf)))
+    sent = [c.text if isinstance(c, Sql) else type(c) for c in script.sent]
+    assert sent[0] is Begin and sent[-1] is Commit
+    assert sent[1] == "SELECT pg_advisory_xact_lock(hashtext(%s))"
+    assert sent[3] == 'ALTER TABLE "shelf" ADD COLUMN IF NOT EXISTS "pages" bigint'
+    assert sent[5].startswith('CREATE INDEX IF NOT EXISTS "shelf_pages_') and sent[5].endswith('ON "shelf" ("pages")')
+    assert sent[6].startswith('CREATE UNIQUE INDEX IF NOT EXISTS "shelf_unique title_')
+    assert len(sent) == 8
+    assert changes[0] == 'add column "pages" bigint' and len(changes) == 3
+
+
+def test_a_unique_write_frees_expired_holders_in_the_same_statement() -> None:
+    """set() of a __unique__ model is still one statement: a DELETE of expired holders, then the upsert after it."""
+    import persist_mixins
+    from persist_mixins.backends.postgres import plans
+    from persist_mixins.binding import spec_of
+    from persist_mixins.run import run_sync
+
+    from .scripted import Script
+
+    fields = {"id": str, "title": str | None, "isbn": str | None}
+    options = {"__table__": "shelf", "__unique__": ("title", "isbn")}
+    Shelf = models.define("dataclasses", fields, options, mixin=persist_mixins.PgRowMixin, name="Shelf")
+    script = Script(1)
+    run_sync(script.route, plans.save(spec_of(Shelf), new(Shelf, id="a", title="Dune", isbn=None)))
+    (cmd,) = script.sent
+    assert cmd.text.startswith(
+        'WITH _pm_freed AS (DELETE FROM "shelf" WHERE "_expires_at" <= statement_timestamp() '
+        'AND ("title" = %s OR "isbn" = %s) RETURNING 1) INSERT INTO "shelf" AS t'
+    )
+    assert "FROM (SELECT count(*) AS _pm_n FROM _pm_freed) AS _pm_f ON CONFLICT" in cmd.text
+    assert list(cmd.params) == ["Dune", None, "a", "Dune", None, None]

@@ -63,8 +63,10 @@ def table(rethink_conn: Any) -> Iterator[str]:
     name = pg_table_name(f"pmtest_{uuid.uuid4().hex[:8]}")
     yield name
     r = rethink_conn.r
-    if name in r.table_list().run(rethink_conn):
-        r.table_drop(name).run(rethink_conn)
+    present = r.table_list().run(rethink_conn)
+    for made in (name, name + "__persist"):  # the table and its bookkeeping table
+        if made in present:
+            r.table_drop(made).run(rethink_conn)
 
 
 @pytest.fixture
@@ -86,12 +88,29 @@ async def ascoop(table: str) -> AsyncIterator[type]:
 # -- tables and messages ---------------------------------------------------------------------
 def test_create_table_is_idempotent_and_builds_the_indexes(scoop: type, rethink_conn: Any, table: str) -> None:
     """create_table() twice changes nothing; the table has the model's index and the expiry index."""
-    scoop.create_table()
+    assert scoop.create_table() == []
     indexes = rethink_conn.r.table(table).index_list().run(rethink_conn)
     assert sorted(indexes) == ["_expires_at", "n"]
     scoop.drop_table()
     scoop.drop_table()
-    assert table not in rethink_conn.r.table_list().run(rethink_conn)
+    tables = rethink_conn.r.table_list().run(rethink_conn)
+    assert table not in tables and table + "__persist" not in tables
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+async def test_create_table_adds_what_the_model_gained_and_says_so(flavour: str, table: str) -> None:
+    """A new table is reported with its indexes; a model that gained an index gets just that index, reported."""
+    first = make(flavour, table)
+    made = first.create_table() if flavour == "sync" else await first.create_table()
+    assert made == [f'create table "{table}"', f'create table "{table}__persist"', 'create index "n"',
+                    'create index "_expires_at"']  # fmt: skip
+    grown = make(flavour, table, __indexes__=("n", "flavour"))
+    made = grown.create_table() if flavour == "sync" else await grown.create_table()
+    assert made == ['create index "flavour"']
+    if flavour == "sync":
+        persist_mixins.close()
+    else:
+        await persist_mixins.asyncio.close()
 
 
 def test_a_missing_table_says_to_create_it(table: str) -> None:

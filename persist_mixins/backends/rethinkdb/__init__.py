@@ -34,7 +34,7 @@ COMMANDS: tuple[type, ...] = (Run, Cursor, Next, Database)
 class DocumentPlans(Plans, Protocol):
     """The common plans, plus tables and changefeeds."""
 
-    def create_table(self, spec: ModelSpec[M], /) -> Plan[None]:
+    def create_table(self, spec: ModelSpec[M], /) -> Plan[list[str]]:
         """``Model.create_table()``."""
         ...
 

@@ -172,7 +172,7 @@ class RethinkMixin(PersistMixin):
         ...     __indexes__ = ("amount_kg",)
         ...     id: str
         ...     amount_kg: int = 0
-        >>> Flavour.create_table()
+        >>> made = Flavour.create_table()
         >>> Flavour("vanilla", 42).set().amount_kg
         42
         >>> Flavour.filter(amount_kg__gte=30).count()
@@ -184,9 +184,13 @@ class RethinkMixin(PersistMixin):
     __persist_backend__ = RETHINKDB
 
     @classmethod
-    def create_table(cls) -> None:
-        """Create the database (if missing), the table and its indexes, and wait until they are ready; idempotent."""
-        run_sync(sync_route(cls), RETHINKDB.plans.create_table(spec_of(cls)))
+    def create_table(cls) -> list[str]:
+        """Create what is missing of the database, the table and its indexes, and wait until they are ready.
+
+        Idempotent: on an existing table it adds the indexes the model gained (never drops one).
+        Returns what it made, one sentence each (``'create index "amount_kg"'``), empty when nothing was missing.
+        """
+        return run_sync(sync_route(cls), RETHINKDB.plans.create_table(spec_of(cls)))
 
     @classmethod
     def drop_table(cls) -> None:
@@ -217,9 +221,9 @@ class AsyncRethinkMixin(AsyncPersistMixin):
     __persist_backend__ = RETHINKDB
 
     @classmethod
-    async def create_table(cls) -> None:
-        """Create the database (if missing), the table and its indexes, and wait until they are ready; idempotent."""
-        await run_async(async_route(cls), RETHINKDB.plans.create_table(spec_of(cls)))
+    async def create_table(cls) -> list[str]:
+        """Create what is missing of the database, the table and its indexes (see :meth:`RethinkMixin.create_table`)."""
+        return await run_async(async_route(cls), RETHINKDB.plans.create_table(spec_of(cls)))
 
     @classmethod
     async def drop_table(cls) -> None:

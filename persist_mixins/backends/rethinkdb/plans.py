@@ -58,25 +58,30 @@ FEED_OPEN = "feed open"
 
 
 # -- tables -------------------------------------------------------------------------------
-def create_table(spec: ModelSpec[Any]) -> Plan[None]:
-    """``create_table()``: the database (if missing), the table, its indexes; waits until they are ready."""
+def create_table(spec: ModelSpec[Any]) -> Plan[list[str]]:
+    """``create_table()``: what is missing of the database, the table, its bookkeeping table and its indexes.
+
+    Waits until the indexes are ready.  Returns what it made, one sentence each
+    (``'create index "amount_kg"'``), empty when nothing was missing.
+    """
     coll = collection_of(spec)
+    made: list[str] = []
     db = yield Database()
-    yield Run(reql.branch([reql.CONTAINS, [[reql.DB_LIST, []], db]], None, [reql.DB_CREATE, [db]]))
-    yield Run(
-        reql.branch(
-            [reql.CONTAINS, [[reql.TABLE_LIST, []], coll.name]],
-            None,
-            reql.t(reql.TABLE_CREATE, coll.name, primary_key=coll.pk),
-        )
-    )
-    book = coll.book_name
-    yield Run(reql.branch([reql.CONTAINS, [[reql.TABLE_LIST, []], book]], None, [reql.TABLE_CREATE, [book]]))
+    if (yield Run(reql.branch([reql.CONTAINS, [[reql.DB_LIST, []], db]], None, [reql.DB_CREATE, [db]]))) is not None:
+        made.append(f'create database "{db}"')
+    for name, create in (
+        (coll.name, reql.t(reql.TABLE_CREATE, coll.name, primary_key=coll.pk)),
+        (coll.book_name, [reql.TABLE_CREATE, [coll.book_name]]),
+    ):
+        if (yield Run(reql.branch([reql.CONTAINS, [[reql.TABLE_LIST, []], name]], None, create))) is not None:
+            made.append(f'create table "{name}"')
     present = set((yield Run([reql.INDEX_LIST, [coll.table]])) or ())
     for index in (*coll.indexes, EXPIRES):
         if index not in present:
             yield Run([reql.INDEX_CREATE, [coll.table, index]])
+            made.append(f'create index "{index}"')
     yield Run([reql.INDEX_WAIT, [coll.table]])
+    return made
 
 
 def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:

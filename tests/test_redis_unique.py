@@ -21,7 +21,7 @@ from persist_mixins.binding import spec_of
 from persist_mixins.run import run_sync
 
 from .models import define
-from .scripted import through
+from .scripted import Script, through
 
 BOOK: dict[str, Any] = {"id": str | None, "title": str | None, "code": Any, "n": int | None}
 
@@ -196,3 +196,42 @@ def test_reindex_moves_old_objects_and_claims_them(prefix: str, redis_client: re
     assert redis_client.exists(f"{prefix}:{left}")  # not moved, not lost
     with pytest.raises(ConflictError):
         Book(id="d", title="Dune").set()
+
+
+@pytest.mark.parametrize("mixin", [SimpleRedisMixin, HashRedisMixin])
+def test_a_value_given_twice_is_refused_before_any_io(mixin: type) -> None:
+    """set_many() with one value on two objects sends nothing; one object given twice is no clash."""
+    Book = book("plan", mixin)
+    spec = spec_of(Book)
+    plans = Book.__persist_backend__.plans
+    script = Script()
+    with pytest.raises(ConflictError, match=r"Book\.code = 7\.0 is given twice"):
+        run_sync(script.route, plans.save_many(spec, [Book(id="a", code=7), Book(code=7.0)]))
+    assert script.sent == []
+    script = Script([1, 1])
+    run_sync(script.route, plans.save_many(spec, [Book(id="a", title="X"), Book(id="a", title="X", n=2)]))
+    (pipeline,) = script.sent
+    assert [c.args[0] for c in pipeline.commands] == ["EVALSHA", "EVALSHA"]
+
+
+@pytest.mark.parametrize("mixin", [SimpleRedisMixin, HashRedisMixin])
+def test_a_clash_reply_names_the_field_it_is_about(mixin: type) -> None:
+    """The script's {-2, i} names the i-th field the write claims; nothing more is sent."""
+    Book = book("plan", mixin)
+    script = Script([-2, 1])
+    with pytest.raises(ConflictError, match=r"Book\.code = 'C' is already stored on another Book"):
+        run_sync(script.route, Book.__persist_backend__.plans.save(spec_of(Book), Book(id="a", title="T", code="C")))
+    (command,) = script.sent
+    assert command.args[0] == "EVALSHA" and '"T"' in command.args and '"C"' in command.args
+
+
+def test_hash_layout_takes_over_a_claim_whose_object_is_gone(prefix: str, redis_client: redis.Redis) -> None:
+    """On the hash layout too, a claim whose object left the hash behind the library's back never blocks."""
+    Book = book(prefix, HashRedisMixin)
+    Book(id="a", title="Dune").set()
+    redis_client.hdel(prefix, f"{prefix}:a")
+    Book(id="b", title="Dune").set()
+    with pytest.raises(ConflictError):
+        Book(id="c", title="Dune").set()
+    assert redis_client.hgetall("{" + prefix + "}#u:title") == {b'"Dune"': b"b"}
+    assert redis_client.hgetall("{" + prefix + "}#o:title") == {b"b": b'"Dune"'}

@@ -109,8 +109,9 @@ SAVE = Script(
 #: (canonical value text -> pk) and what each object owns (pk -> text).  ``taken``: another
 #: object holds the value and still does (its owned entry says so, and ``alive(owner)``: its key,
 #: or its field of the hash, exists).  A claim whose owner expired, was deleted behind the
-#: library's back or moved on to another value is stale: taken over, never a clash.  ``claim``
-#: moves one object's claim to ``text`` ('' = None: no claim); ``release`` drops it.
+#: library's back or moved on to another value is stale: taken over, never a clash (the stale
+#: owner's owned entry goes with it).  ``claim`` moves one object's claim to ``text`` ('' = None:
+#: no claim); ``release`` drops it.
 #: ``claim_all(at, pk, alive)`` reads ARGV[at] = U, then U pairs (position in KEYS of the claims
 #: hash, the owned hash following it; text), checks them all, then makes them all: it returns the
 #: index (from 0) of the first clash, having written nothing, or nil.
@@ -127,6 +128,10 @@ _UNIQUE = (
     "  if text == '' then\n"
     "    if was then redis.call('HDEL', okey, pk) end\n"
     "  else\n"
+    "    local owner = redis.call('HGET', ckey, text)\n"
+    "    if owner and owner ~= pk and redis.call('HGET', okey, owner) == text then\n"
+    "      redis.call('HDEL', okey, owner)\n"
+    "    end\n"
     "    redis.call('HSET', ckey, text, pk)\n"
     "    if was ~= text then redis.call('HSET', okey, pk, text) end\n"
     "  end\n"

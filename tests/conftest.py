@@ -259,7 +259,7 @@ class Store:
         if self.backend == "redis_hash":  # field "{prefix}:{pk}" of the hash "{prefix}"
             return bool(self.conn.hexists(options.key_prefix, f"{options.key_prefix}:{pk}"))
         if self.backend == "redis":  # "{prefix}:{pk}", or "{{prefix}}:{pk}" when indexed (a Cluster hash tag)
-            tagged = "{" + options.key_prefix + "}" if options.indexes else options.key_prefix
+            tagged = "{" + options.key_prefix + "}" if options.indexes or options.unique else options.key_prefix
             return bool(self.conn.exists(f"{tagged}:{pk}"))
         column = spec_of(cls).pk_field or "_pk"  # the hidden pk column of a __unique_together__-only model
         row = self.conn.execute(f'SELECT count(*) FROM "{options.table}" WHERE "{column}" = %s', (pk,)).fetchone()
@@ -278,7 +278,7 @@ class Store:
         if self.backend == "redis_hash":
             return int(self.conn.hlen(options.key_prefix))
         if self.backend == "redis":
-            tagged = "{" + options.key_prefix + "}" if options.indexes else options.key_prefix
+            tagged = "{" + options.key_prefix + "}" if options.indexes or options.unique else options.key_prefix
             return sum(1 for _ in self.conn.scan_iter(match=escape_glob(tagged + ":") + "*", count=1000))
         return int(self.conn.execute(f'SELECT count(*) FROM "{options.table}"').fetchone()[0])
 

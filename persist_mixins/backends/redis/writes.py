@@ -196,7 +196,7 @@ def save_command(spec: ModelSpec[Any], obj: Any, px: int | str | None, *, only_e
 def count_written(replies: Sequence[Any]) -> int:
     """How many objects the replies to :func:`write_commands` say were written."""
     # SET answers True (None when XX found nothing); the save script answers a count, PATCH 1 (0: gone).
-    return sum(r if type(r) is int else int(r is True) for r in replies)
+    return sum(r if type(r) is int else 0 if type(r) is list else int(bool(r)) for r in replies)
 
 
 def delete_command(spec: ModelSpec[Any], pk: str) -> Command:

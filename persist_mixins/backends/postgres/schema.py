@@ -24,8 +24,8 @@ from ...spec import FieldSpec, ModelSpec
 from .commands import Begin, Commit, Sql
 
 __all__ = [
-    "EXPIRES", "HIDDEN_PK", "Table", "check_numbers", "check_schema", "create_table", "quote", "table_of",
-    "unique_clash",
+    "EXPIRED", "EXPIRES", "FREED", "HIDDEN_PK", "Table", "check_numbers", "check_schema", "create_table",
+    "free_expired", "quote", "table_of", "unique_clash",
 ]  # fmt: skip
 
 #: The column expiry is kept in; every read filters on it.

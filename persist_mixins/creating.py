@@ -16,18 +16,23 @@ for that, as Django asks for a unique constraint.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import InvalidLookup, MultipleFound, ValidationError
-from .run import Plan, collect
+from .errors import InvalidLookup, MultipleFound, RetryableError, ValidationError
+from .run import Pause, Plan, collect
 
 if TYPE_CHECKING:
     from .backend import Plans
     from .query import QueryState
     from .spec import ModelSpec
 
-__all__ = ["check_defaults", "create_values", "get_or_create", "lock_name"]
+__all__ = ["LOCK_WAIT_S", "check_defaults", "create_values", "get_or_create", "hold", "lock_name"]
+
+T = TypeVar("T")
+
+#: How long a caller waits for a lock another caller holds before giving up with RetryableError.
+LOCK_WAIT_S = 30.0
 
 
 def check_defaults(spec: ModelSpec[Any], defaults: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
@@ -137,3 +142,40 @@ def _locked(
         else:
             yield from plans.save(spec, found, None)
     return found, False
+
+
+def hold(
+    what: str,
+    take: Callable[[], Plan[bool]],
+    release: Callable[[], Plan[Any]],
+    body: Plan[T],
+    wait: float = LOCK_WAIT_S,
+) -> Plan[T]:
+    """Run ``body`` holding a lock that ``take`` tries to take once (True when taken) and ``release`` gives back.
+
+    Between attempts the plan pauses, 1 ms doubling to 50 ms.  The lock is released
+    when ``body`` fails too; a release that fails then is ignored (the lock's own expiry
+    frees it), so the body's error is the one the caller sees.  The backends' ``guarded``
+    plans are this loop over their own take and release.
+
+    Raises:
+        RetryableError: the lock stayed taken for ``wait`` seconds (``what`` names it).
+    """
+    waited, delay = 0.0, 0.001
+    while not (yield from take()):
+        if waited >= wait:
+            body.close()
+            raise RetryableError(f"{what}: another caller held the lock for {wait:g} s")
+        yield Pause(delay)
+        waited += delay
+        delay = min(delay * 2, 0.05)
+    try:
+        result = yield from body
+    except BaseException:
+        try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
+            yield from release()
+        except Exception:  # noqa: BLE001 - the lock expires on its own; the body's error is the one to see
+            pass
+        raise
+    yield from release()
+    return result

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from ... import pk_plans
 from ...adapters import build_adapter
+from ...creating import hold
 from ...errors import (
     ConfigurationError,
     ConflictError,
@@ -25,12 +26,11 @@ from ...errors import (
     MultipleFound,
     NotFound,
     PersistError,
-    RetryableError,
     ValidationError,
 )
 from ...lookups import _check_value, matches
 from ...query import QueryState, describe, sort_objects
-from ...run import Emit, EmitMany, Pause, Plan, collect
+from ...run import Emit, EmitMany, Plan, collect
 from ...spec import ModelSpec, expire_ms
 from . import reql, unique
 from .commands import Cursor, Database, Next, Run
@@ -95,8 +95,6 @@ def drop_table(spec: ModelSpec[Any]) -> Plan[bool]:
 # -- the lock of get_or_create -------------------------------------------------------------
 #: How long a lock document lives when its holder never removes it (it died mid-call), in seconds.
 LOCK_S = 10
-#: How long a caller waits for a lock before giving up with RetryableError.
-WAIT_S = 30.0
 
 
 def guarded(spec: ModelSpec[Any], name: str, body: Plan[T]) -> Plan[T]:
@@ -107,32 +105,23 @@ def guarded(spec: ModelSpec[Any], name: str, body: Plan[T]) -> Plan[T]:
     deleting it only while it holds this holder's token.
 
     Raises:
-        RetryableError: the lock stayed taken for :data:`WAIT_S` seconds.
+        RetryableError: the lock stayed taken for :data:`~persist_mixins.creating.LOCK_WAIT_S` seconds.
     """
     coll = collection_of(spec)
     book, key, token = coll.book, f"lock:{name}", uuid.uuid4().hex
     lock = {"id": key, "token": token, "until": [reql.ADD, [reql.now(), LOCK_S]]}
     stale = reql.func(lambda d: [reql.LT, [reql.field(d, ("until",)), reql.now()]])
-    release = Run([reql.DELETE, [[reql.FILTER, [[reql.GET_ALL, [book, key]], {"token": token}]]]])
-    waited, delay = 0.0, 0.002
-    while not (yield Run([reql.INSERT, [book, lock]])).get("inserted"):
+
+    def take() -> Plan[bool]:
+        if (yield Run([reql.INSERT, [book, lock]])).get("inserted"):
+            return True
         yield Run([reql.DELETE, [[reql.FILTER, [[reql.GET_ALL, [book, key]], stale]]]])
-        if waited >= WAIT_S:
-            body.close()
-            raise RetryableError(f"{spec.name}: another caller held the lock {key!r} for {WAIT_S:g} s")
-        yield Pause(delay)
-        waited += delay
-        delay = min(delay * 2, 0.05)
-    try:
-        result = yield from body
-    except BaseException:
-        try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
-            yield release
-        except Exception:  # noqa: BLE001 - the lock expires on its own; the body's error is the one to see
-            pass
-        raise
-    yield release
-    return result
+        return False
+
+    def release() -> Plan[Any]:
+        return (yield Run([reql.DELETE, [[reql.FILTER, [[reql.GET_ALL, [book, key]], {"token": token}]]]]))
+
+    return (yield from hold(f"{spec.name} lock {key!r}", take, release, body))
 
 
 # -- writes --------------------------------------------------------------------------------

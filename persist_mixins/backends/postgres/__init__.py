@@ -55,7 +55,9 @@ POSTGRES: Backend[TablePlans] = register(
         connection_options=("__postgres__",),
         options=("__version_field__", "__schema__"),
         keys=frozenset({"client_uuid", "database_identity"}),
-        capabilities=frozenset({"tables", "transactions", "indexes", "expiry", "generated_int_keys", "unique"}),
+        capabilities=frozenset(
+            {"tables", "transactions", "indexes", "expiry", "generated_int_keys", "unique", "db_defaults"}
+        ),
         check=check_schema,
     )
 )

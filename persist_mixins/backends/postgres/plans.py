@@ -10,6 +10,7 @@ with scripted replies.  This module must not import ``psycopg`` or ``aiopg``
 from __future__ import annotations
 
 import decimal
+import itertools
 import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -22,7 +23,18 @@ from ...run import EmitMany, Plan
 from ...spec import ModelSpec, expire_ms
 from .commands import Begin, Commit, Copy, Sql
 from .compile import ALIVE, compile_where, count_sql, select_sql
-from .schema import EXPIRES, FREED, HIDDEN_PK, Table, check_numbers, encode_value, quote, table_of, unique_clash
+from .schema import (
+    EXPIRES,
+    FREED,
+    HIDDEN_PK,
+    JSON_KINDS,
+    Table,
+    check_numbers,
+    encode_value,
+    quote,
+    table_of,
+    unique_clash,
+)
 from .schema import create_table as create_table
 from .schema import free_expired as _free_expired
 
@@ -91,12 +103,28 @@ def _prepare(
     return False, params
 
 
-def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
-    key = ("upsert", generated, versioned)
+def _omitted(table: Table, params: list[Any]) -> tuple[str, ...]:
+    """The ``__db_defaults__`` fields a row leaves None: the write omits them, the database fills them."""
+    head = 1 if table.hidden_pk else 0
+    names = table.field_names
+    return tuple(name for name in table.spec.options.db_defaults if params[head + names.index(name)] is None)
+
+
+def _kept(table: Table, col: str) -> str:
+    """The ``ON CONFLICT`` update of an omitted db-default column: the stored value stays.
+
+    An expired row is gone for the user, so it takes the database's default (``EXCLUDED``
+    holds it), as does a stored NULL.
+    """
+    return f"{col} = CASE WHEN t.{_EXPIRED} THEN EXCLUDED.{col} ELSE COALESCE(t.{col}, EXCLUDED.{col}) END"
+
+
+def _upsert_sql(table: Table, generated: bool, versioned: bool, omit: tuple[str, ...] = ()) -> str:
+    key = ("upsert", generated, versioned, omit)
     text = table.sql.get(key)
     if text is not None:
         return text  # type: ignore[no-any-return]
-    cols = [c.quoted for c in table.columns if not (generated and c.name == table.pk)]
+    cols = [c.quoted for c in table.columns if not (generated and c.name == table.pk) and c.name not in omit]
     if table.hidden_pk:
         cols.insert(0, table.qpk)
     values = ["%s" for c in cols]
@@ -108,8 +136,10 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
     returning = [table.qpk] if generated else []
     if table.version:
         returning.append(quote(table.version))
+    returning += [quote(name) for name in omit]
     if not generated:
         updates = [f"{c} = EXCLUDED.{c}" for c in cols if c != table.qpk]
+        updates += [_kept(table, quote(name)) for name in omit]
         updates.append(f"{_EXPIRES} = EXCLUDED.{_EXPIRES}")
         sql += f" ON CONFLICT ({table.qpk}) DO UPDATE SET {', '.join(updates)}"
         if table.version:
@@ -122,11 +152,11 @@ def _upsert_sql(table: Table, generated: bool, versioned: bool) -> str:
     return sql
 
 
-def _row_params(table: Table, params: list[Any], generated: bool) -> list[Any]:
-    """The parameters an insert sends: no generated pk (the database makes it)."""
-    if not generated:
+def _row_params(table: Table, params: list[Any], generated: bool, omit: tuple[str, ...] = ()) -> list[Any]:
+    """The parameters an insert sends: no generated pk, no omitted db-default field (the database makes them)."""
+    if not generated and not omit:
         return params  # the common case, on every set()
-    skip = {table.pk}
+    skip = {table.pk, *omit} if generated else set(omit)
     head = 1 if table.hidden_pk else 0
     return params[:head] + [p for name, p in zip(table.field_names, params[head:], strict=True) if name not in skip]
 
@@ -148,16 +178,17 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     version = getattr(obj, table.version, None) if table.version else None
     if table.version:  # the stored version will be the object's + 1 (None counts as 0)
         params[(1 if table.hidden_pk else 0) + table.field_names.index(table.version)] = (version or 0) + 1
-    args = [*_row_params(table, params, generated), px]
+    omit = _omitted(table, params) if spec.options.db_defaults else ()
+    args = [*_row_params(table, params, generated, omit), px]
     if table.version and not generated:
         args.append(version)
-    sql = _upsert_sql(table, generated, bool(table.version))
+    sql = _upsert_sql(table, generated, bool(table.version), omit)
     unique = spec.options.unique
     if unique:
         head = 1 if table.hidden_pk else 0
         args[:0] = [params[head + table.field_names.index(name)] for name in unique]
     try:
-        if not generated and not table.version:
+        if not generated and not table.version and not omit:
             yield Sql(sql, args)
             return obj
         row = yield Sql(sql, args, "one")
@@ -171,7 +202,24 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
         at = 1
     if table.version:
         spec.adapter.set_field(obj, table.version, row[at])
+        at += 1
+    if omit:
+        _fill_back(spec, obj, omit, row[at:])
     return obj
+
+
+def _fill_back(spec: ModelSpec[Any], obj: Any, names: tuple[str, ...], values: Any) -> None:
+    """Set on ``obj`` the values the database filled in its ``__db_defaults__`` fields (``RETURNING``).
+
+    Scalar kinds come from the driver as the field's Python value; a JSON kind is loaded
+    through the model, as a read would load it.
+    """
+    got = dict(zip(names, values, strict=True))
+    if any(spec.fields[name].kind in JSON_KINDS for name in names):
+        loaded = spec.adapter.load({**spec.dump(obj, native=True), **got})
+        got = {name: getattr(loaded, name) for name in names}
+    for name, value in got.items():
+        spec.adapter.set_field(obj, name, value)
 
 
 def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[Any]:
@@ -193,8 +241,12 @@ def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[A
     head = 1 if table.hidden_pk else 0
     by_name = dict(zip(table.field_names, params[head:], strict=True))
     sets, args = [], []
+    omit = tuple(name for name in fields if name in spec.options.db_defaults and by_name[name] is None)
     for name in fields:
         col = table.column(name)
+        if name in omit:  # the database fills it again
+            sets.append(f"{col.quoted} = DEFAULT")
+            continue
         sets.append(f"{col.quoted} = %s" + ("::jsonb" if col.kind in ("list", "dict", "model", "any") else ""))
         args.append(by_name[name])
     where = f"{table.qpk} = %s AND {ALIVE}"
@@ -205,7 +257,7 @@ def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[A
         sets.append(f"{v} = {v} + 1")
         where += f" AND {v} IS NOT DISTINCT FROM %s"
         args.append(version)
-    returning = quote(table.version) if table.version else table.qpk
+    returning = ", ".join([quote(table.version) if table.version else table.qpk, *(quote(name) for name in omit)])
     sql = f"UPDATE {table.name} SET {', '.join(sets)} WHERE {where} RETURNING {returning}"
     unique = [name for name in fields if name in spec.options.unique]
     if unique:  # expired holders of the unique values go first, in the same statement
@@ -223,6 +275,8 @@ def save_only(spec: ModelSpec[Any], obj: Any, fields: tuple[str, ...]) -> Plan[A
         raise NotFound(f"{spec.name} with pk {str(pk)!r} not found (deleted or expired): set(only=...) writes nothing")
     if table.version:
         spec.adapter.set_field(obj, table.version, row[0])
+    if omit:
+        _fill_back(spec, obj, omit, row[1:])
     return obj
 
 
@@ -265,7 +319,10 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
             col = table.column(name)
             cast = "text" if col.name == table.pk and col.kind == "any" else col.sql_type
             yield Sql(f"DELETE FROM {table.name} WHERE {_EXPIRED} AND {col.quoted} = ANY(%s::{cast}[])", [values])
-        if keyed:
+        if keyed and spec.options.db_defaults:
+            owners = [(obj, params) for obj, (generated, params) in zip(items, prepared, strict=True) if not generated]
+            yield from _upsert_defaults(spec, table, keyed, owners, px)
+        elif keyed:
             yield from _copy_upsert(table, keyed, px)
         if fresh:
             yield from _insert_generated(spec, table, fresh, px)
@@ -330,28 +387,92 @@ def _copy_upsert(table: Table, rows: list[list[Any]], px: int | None) -> Plan[No
     yield Sql(f"DROP TABLE {stage}")
 
 
+def _upsert_defaults(
+    spec: ModelSpec[Any],
+    table: Table,
+    rows: list[list[Any]],
+    owners: list[tuple[Any, list[Any]]],
+    px: int | None,
+) -> Plan[None]:
+    """``set_many()`` of a model with ``__db_defaults__``: multi-row ``INSERT ... ON CONFLICT ... RETURNING``.
+
+    COPY cannot leave a column to its default per row nor return what was stored, so rows
+    are upserted in pk order (the lock order, as :func:`_copy_upsert`), each run of rows
+    leaving the same fields None by one statement per batch; the values the database
+    filled (or kept, for a stored row) go back to every object of that pk.
+    """
+    pk_at = 0 if table.hidden_pk else table.field_names.index(table.pk)
+    filled: dict[str, dict[str, Any]] = {}
+    for omit, run in itertools.groupby(sorted(rows, key=lambda p: p[pk_at]), key=lambda p: _omitted(table, p)):
+        group = list(run)
+        cols = [c.quoted for c in table.columns if c.name not in omit]
+        if table.hidden_pk:
+            cols.insert(0, table.qpk)
+        updates = [f"{c} = EXCLUDED.{c}" for c in cols if c != table.qpk]
+        updates += [_kept(table, quote(name)) for name in omit]
+        updates.append(f"{_EXPIRES} = EXCLUDED.{_EXPIRES}")
+        row_sql = "(" + ", ".join(["%s"] * len(cols)) + f", {_EXPIRY})"
+        batch = max(1, min(WRITE_BATCH, MAX_PARAMS // (len(cols) + 1)))
+        for start in range(0, len(group), batch):
+            chunk = group[start : start + batch]
+            args: list[Any] = []
+            for params in chunk:
+                args.extend(_row_params(table, params, False, omit))
+                args.append(px)
+            sql = (
+                f"INSERT INTO {table.name} AS t ({', '.join(cols)}, {_EXPIRES}) VALUES "
+                + ", ".join([row_sql] * len(chunk))
+                + f" ON CONFLICT ({table.qpk}) DO UPDATE SET {', '.join(updates)}"
+            )
+            if not omit:
+                yield Sql(sql, args)
+                continue
+            returned = yield Sql(sql + f" RETURNING {table.qpk}, {', '.join(quote(n) for n in omit)}", args, "all")
+            for row in returned:
+                filled[str(row[0])] = dict(zip(omit, row[1:], strict=True))
+    for obj, params in owners:
+        got = filled.get(str(params[pk_at]), {})
+        names = tuple(name for name in got if getattr(obj, name, None) is None)
+        if names:
+            _fill_back(spec, obj, names, [got[name] for name in names])
+
+
 def _insert_generated(
     spec: ModelSpec[Any], table: Table, fresh: list[tuple[Any, list[Any]]], px: int | None
 ) -> Plan[None]:
-    cols = [c.quoted for c in table.columns if c.name != table.pk]
+    """Insert objects whose pk the database makes; a db-default field left None is ``DEFAULT`` in its row."""
+    names = [c.name for c in table.columns if c.name != table.pk]
+    cols = [quote(name) for name in names]
+    defaults = spec.options.db_defaults
     per_row = len(cols) + 1
     batch = max(1, min(WRITE_BATCH, MAX_PARAMS // per_row))
     row_sql = "(" + ", ".join(["%s"] * len(cols)) + f", {_EXPIRY})"
+    returning = ", ".join([table.qpk, *(quote(name) for name in defaults)])
     for start in range(0, len(fresh), batch):
         chunk = fresh[start : start + batch]
         args: list[Any] = []
+        texts = []
         for _, params in chunk:
-            args.extend(_row_params(table, params, True))
+            values = _row_params(table, params, True)
+            if defaults:  # PostgreSQL takes DEFAULT per row in VALUES
+                cells = ["DEFAULT" if n in defaults and v is None else "%s" for n, v in zip(names, values, strict=True)]
+                texts.append("(" + ", ".join(cells) + f", {_EXPIRY})")
+                values = [v for n, v in zip(names, values, strict=True) if not (n in defaults and v is None)]
+            args.extend(values)
             args.append(px)
         rows = yield Sql(
             f"INSERT INTO {table.name} ({', '.join(cols)}, {_EXPIRES}) VALUES "
-            + ", ".join([row_sql] * len(chunk))
-            + f" RETURNING {table.qpk}",
+            + ", ".join(texts if defaults else [row_sql] * len(chunk))
+            + f" RETURNING {returning}",
             args,
             "all",
         )
         for (obj, _), row in zip(chunk, rows, strict=True):
             spec.adapter.set_field(obj, table.pk, row[0])
+            if defaults:
+                left = tuple(name for name in defaults if getattr(obj, name, None) is None)
+                if left:
+                    _fill_back(spec, obj, left, [row[1 + defaults.index(name)] for name in left])
 
 
 # -- single objects ------------------------------------------------------------------------

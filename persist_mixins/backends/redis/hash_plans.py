@@ -28,7 +28,7 @@ from ...spec import ModelSpec
 from .commands import Command, Pipeline
 from .locks import guarded
 from .queries import Fetch, by_pk, check_update, exactly_one, load, match_using, require_pk
-from .schema import key_for, object_prefix, owned_key
+from .schema import claims_key, key_for, object_prefix, owned_key
 from .scripts import HASH_DELETE, HASH_PATCH, HASH_PRUNE, HASH_UPDATE
 from .writes import (
     CheckedCommand,
@@ -297,7 +297,7 @@ def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
             cursor, flat = yield Command(("HSCAN", owned, cursor, "COUNT", SCAN_COUNT))
             pks = list(dict.fromkeys(flat[0::2]))
             if pks:
-                keys = [key, *unique_keys(spec, key)[2 * spec.options.unique.index(name) :][:2]]
+                keys = [key, claims_key(spec, name, key), owned]
                 purged.update((yield from send(HASH_PRUNE.evalsha(keys, [start, *pks]))))
             if int(cursor) == 0:
                 break

@@ -229,3 +229,28 @@ async def test_growing_a_table_adds_db_default_columns_with_their_default(pg: St
     assert old.seq == 1 and recent(old.at)
     new_one = await pg.run(new(V2, id="b").set())
     assert new_one.seq == 2
+
+
+async def test_a_unique_together_model(pg: Store) -> None:
+    """A model whose pk is built from __unique_together__ (the hidden pk column) fills its db defaults back."""
+    fields = {"shop": str | None, "flavour": str | None, "at": dt.datetime | None}
+    Scoop = model(pg, fields, name="Scoop", __unique_together__=("shop", "flavour"), __db_defaults__=("at",))
+    await pg.run(Scoop.create_table())
+    one = await pg.run(new(Scoop, shop="soho", flavour="vanilla").set())
+    assert recent(one.at)
+    many = await pg.run(Scoop.set_many([new(Scoop, shop="soho", flavour="vanilla"), new(Scoop, shop="x", flavour="y")]))
+    assert many[0].at == one.at and recent(many[1].at)
+    assert (await pg.run(Scoop.match(pk="x.y"))).at == many[1].at
+
+
+async def test_a_json_field_takes_the_tables_default(pg: Store) -> None:
+    """Any kind works with the table's own DEFAULT: a list field over ``jsonb DEFAULT '["new"]'``."""
+    table = pg_table_name(pg.prefix)
+    pg.conn.execute(f'CREATE TABLE "{table}" (id text PRIMARY KEY, tags jsonb NOT NULL DEFAULT \'["new"]\')')
+    Post = model(pg, {"id": str, "tags": list[str] | None}, __db_defaults__=("tags",))
+    await pg.run(Post.create_table())
+    post = await pg.run(new(Post, id="a").set())
+    assert post.tags == ["new"]
+    posts = await pg.run(Post.set_many([new(Post, id="b"), new(Post, id="c", tags=["x"])]))
+    assert [p.tags for p in posts] == [["new"], ["x"]]
+    assert (await pg.run(Post.match_for_pk("b"))).tags == ["new"]

@@ -258,12 +258,19 @@ def test_values_rethinkdb_cannot_hold_exactly_are_refused() -> None:
 
 
 def test_create_table_creates_what_is_missing_and_waits() -> None:
-    """create_table() makes the database and table if missing, each missing index, then waits for them."""
-    script = Script("shop", None, None, ["amount_kg"], None, None, None)
-    run_sync(script.route, plans.create_table(spec_of(Cone)))
+    """create_table() makes the database and tables if missing, each missing index, waits, and says what it made."""
+    script = Script("shop", {"dbs_created": 1}, {"tables_created": 1}, None, ["amount_kg"], None, None, None)
+    made = run_sync(script.route, plans.create_table(spec_of(Cone)))
+    assert made == [
+        'create database "shop"',
+        'create table "cone"',
+        'create index "made"',
+        'create index "_expires_at"',
+    ]
     assert isinstance(script.sent[0], Database)
     assert script.sent[1].term[1][2] == [reql.DB_CREATE, ["shop"]]
     assert script.sent[2].term[1][2] == [reql.TABLE_CREATE, ["cone"], {"primary_key": "id"}]
+    assert script.sent[3].term[1][2] == [reql.TABLE_CREATE, ["cone__persist"]]  # the bookkeeping table (exists)
     created = [c.term[1][1] for c in script.sent if isinstance(c, Run) and c.term[0] == reql.INDEX_CREATE]
     assert created == ["made", "_expires_at"]
     assert script.sent[-1].term == [reql.INDEX_WAIT, [TABLE]]

@@ -47,7 +47,9 @@ async def test_get_or_create_by_values_fills_the_pk(api: Api) -> None:
     found, created = await api.run(api.Model.get_or_create(flavour="Mint", amount_kg__gte=10))
     assert not created and found.id == obj.id
     # The same values under a lookup the object does not meet: a second object.
-    other, created = await api.run(api.Model.get_or_create(flavour="Mint", amount_kg__gte=20, defaults={"amount_kg": 30}))
+    other, created = await api.run(
+        api.Model.get_or_create(flavour="Mint", amount_kg__gte=20, defaults={"amount_kg": 30})
+    )
     assert created and other.id != obj.id
 
 
@@ -102,7 +104,7 @@ async def test_an_invalid_new_object_writes_nothing(api: Api) -> None:
         await api.run(Ticket.get_or_create(id="t1", defaults={"title": "x", "seats": "many"}))
     assert api.raw_count(Ticket) == 0
     when = dt.datetime(2031, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
-    obj, created = await api.run(Ticket.get_or_create(id="t1", defaults={"title": "Dune", "when": when}))
+    _, created = await api.run(Ticket.get_or_create(id="t1", defaults={"title": "Dune", "when": when}))
     assert created and (await api.run(Ticket.match_for_pk("t1"))).when == when
 
 

@@ -38,17 +38,18 @@ class SimpleRedisMixin(PersistMixin):
 
     @classmethod
     def reindex(cls) -> int:
-        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared.
+        """Rebuild the indexes and unique claims, moving objects stored before ``__indexes__`` / ``__unique__``.
 
-        Objects written by redis-schematics, or before the model declared ``__indexes__``,
-        move to the indexed layout with their remaining TTL; progress is logged to the
-        ``persist_mixins`` logger.
+        Objects written by redis-schematics, or before the model declared ``__indexes__`` or
+        ``__unique__``, move to the hash-tagged layout with their remaining TTL; progress is
+        logged to the ``persist_mixins`` logger.
 
         Returns:
             How many objects were indexed.
 
         Raises:
-            ConfigurationError: the model declares no ``__indexes__``.
+            ConfigurationError: the model declares neither ``__indexes__`` nor ``__unique__``.
+            ConflictError: old objects share a ``__unique__`` value (the later ones are left where they were).
         """
         return run_sync(sync_route(cls), REDIS.plans.reindex(spec_of(cls)))
 
@@ -61,7 +62,7 @@ class AsyncSimpleRedisMixin(AsyncPersistMixin):
 
     @classmethod
     async def reindex(cls) -> int:
-        """Rebuild the indexes, moving objects stored before ``__indexes__`` was declared; return how many."""
+        """Rebuild the indexes and claims, moving objects stored before ``__indexes__`` / ``__unique__``; how many."""
         return await run_async(async_route(cls), REDIS.plans.reindex(spec_of(cls)))
 
 

@@ -23,3 +23,15 @@ async def test_missing_table_says_to_create_it(api: Api) -> None:
         await api.run(sample(api).set())
     await api.run(api.Model.create_table())
     assert await api.run(api.Model.count()) == 0
+
+
+async def test_create_table_adds_what_the_model_gained_and_says_what(api: Api) -> None:
+    """create_table() on an existing table adds the indexes a model gained, keeps the data, and lists its changes."""
+    await api.run(sample(api).set())
+    assert await api.run(api.Model.create_table()) == []  # nothing missing
+    Grown, _, _ = api.model("", __indexes__=("amount_kg", "made_on"))  # the same table, two indexes more
+    made = await api.run(Grown.create_table())
+    assert made and all(change.startswith("create index") for change in made)
+    assert any('"amount_kg"' in change for change in made) and any('"made_on"' in change for change in made)
+    assert await api.run(Grown.create_table()) == []
+    assert [obj.id for obj in await api.items(Grown.filter(amount_kg__gte=40))] == ["vanilla"]

@@ -53,7 +53,8 @@ REDIS: Backend[RedisPlans] = register(
         connection_options=("__redis__", "__redis_client__"),
         options=("__version_field__",),
         keys=frozenset({"client_uuid"}),
-        capabilities=frozenset({"indexes", "expiry", "reindex", "unique"}),
+        capabilities=frozenset({"indexes", "expiry", "reindex", "unique", "db_defaults"}),
+        check=_plans.check,
     )
 )
 
@@ -75,7 +76,7 @@ REDIS_HASH: Backend[HashPlans] = register(
         name="redis_hash",
         plans=_hash_checked,
         options=("__set_key__", "__version_field__"),
-        capabilities=frozenset({"class_expiry", "unique"}),
+        capabilities=frozenset({"class_expiry", "unique", "db_defaults"}),
         check=_hash_plans.check,
         connection="redis",
     )

@@ -35,6 +35,7 @@ from .writes import (
     Prepared,
     checked_write,
     claim_argv,
+    default_argv,
     finish,
     prepare,
     send,
@@ -166,7 +167,7 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     """
     if expire is not None:
         raise _refuse_expiry(spec, "set(expire=...)")
-    if spec.options.version_field is not None or spec.options.unique:  # unique: claims checked on the server
+    if spec.options.version_field is not None or spec.options.unique or spec.options.db_defaults:  # on the server
         return (yield from checked_write(spec, obj, None, spec.options.expire_ms, _patch(spec, obj, "FULL")))
     yield from _write(spec, [obj])
     return obj
@@ -186,13 +187,22 @@ def _patch(spec: ModelSpec[Any], obj: Any, mode: str) -> CheckedCommand:
     vkey = version_key(spec)
 
     def build(
-        pk: str, document: bytes, px: str, expected: int, argv: list[Any], claims: list[tuple[str, str]]
+        pk: str,
+        document: bytes,
+        px: str,
+        expected: int,
+        argv: list[Any],
+        claims: list[tuple[str, str]],
+        fill: list[tuple[str, str]],
     ) -> Command:
         key = hash_key(spec, obj)  # the pk is filled by now: a __set_key__ may use it
         start = object_prefix(spec)
         unique = claim_argv(spec, claims, 2)
+        keys = [key, *unique_keys(spec, key)]
+        defaults, counters = default_argv(spec, fill, len(keys) + 1)
         return HASH_PATCH.evalsha(
-            [key, *unique_keys(spec, key)], [mode, key_for(spec, pk), document, px, vkey, expected, pk, start, *unique]
+            [*keys, *counters],
+            [mode, key_for(spec, pk), document, px, vkey, expected, pk, start, *unique, *defaults],
         )
 
     return build
@@ -208,7 +218,7 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
     for obj in items:
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name}.set_many() takes {spec.name} objects, got {type(obj).__name__}")
-    if spec.options.unique:
+    if spec.options.unique or spec.options.db_defaults:
         yield from _write_unique(spec, items)
     else:
         yield from _write(spec, items)
@@ -216,7 +226,10 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
 
 
 def _write_unique(spec: ModelSpec[Any], objs: list[Any]) -> Plan[None]:
-    """``set_many()`` of a ``__unique__`` model: one ``HASH_PATCH`` per object (see :func:`~.writes.write_unique`)."""
+    """``set_many()`` of a ``__unique__`` or ``__db_defaults__`` model: one ``HASH_PATCH`` per object.
+
+    See :func:`~.writes.write_unique`; the values the server filled go back to the objects.
+    """
     px = "" if spec.options.expire_ms is None else str(spec.options.expire_ms)
     yield from write_unique(spec, objs, lambda obj: _patch(spec, obj, "FULL"), px)
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ... import pk_plans
-from ...errors import NotFound, ValidationError
+from ...errors import ConfigurationError, NotFound, ValidationError
 from ...run import Plan
 from ...spec import ModelSpec
 from . import scripts
@@ -49,7 +49,7 @@ from .writes import (
 )
 
 __all__ = [
-    "guarded", "Command", "Pipeline", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
+    "guarded", "Command", "Pipeline", "check", "count", "delete", "delete_where", "exists", "expire", "fetch", "match",
     "match_for_pk", "match_for_values", "persist", "purge_expired", "refresh", "reindex", "save",
     "save_many", "save_only", "select_pairs", "ttl", "update_where",
 ]  # fmt: skip
@@ -62,9 +62,11 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     """``obj.set()``: validate, fill the pk, write value, TTL and index entries in one round trip.
 
     A versioned model (``__version_field__``) is written by the ``PATCH`` script, which
-    compares the stored version with the object's first (ConflictError when it moved on).
+    compares the stored version with the object's first (ConflictError when it moved on);
+    so are ``__unique__`` models (claims checked) and ``__db_defaults__`` models (the script
+    fills the None fields, and the values it chose are filled back).
     """
-    if spec.options.version_field is not None or spec.options.unique:  # unique: claims checked on the server
+    if spec.options.version_field is not None or spec.options.unique or spec.options.db_defaults:  # on the server
         return (yield from checked_write(spec, obj, None, expire_ms(spec, expire), patch_command(spec, "FULL")))
     yield from send(save_command(spec, obj, expire_ms(spec, expire)))
     return obj
@@ -154,3 +156,18 @@ def purge_expired(spec: ModelSpec[Any]) -> Plan[int]:
         purged += int(done)
         if int(examined) < PURGE_BATCH:
             return purged
+
+
+def check(cls: type) -> None:
+    """Class-creation check: a ``__db_defaults__`` field cannot be in ``__indexes__``.
+
+    Its index entry would have to be made inside the write script from a value the server
+    chose (and, for a kept stored value, read back from the stored text); refused instead.
+    """
+    indexed = set(getattr(cls, "__indexes__", None) or ())
+    both = [name for name in getattr(cls, "__db_defaults__", None) or () if name in indexed]
+    if both:
+        raise ConfigurationError(
+            f"{cls.__name__}.__db_defaults__ names {both[0]!r}, which is in __indexes__: on Redis a field the server "
+            "fills cannot be indexed; drop it from one of the two"
+        )

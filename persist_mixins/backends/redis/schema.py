@@ -20,7 +20,7 @@ from ...spec import ModelSpec
 __all__ = [
     "claims_key", "decode", "encode", "entries_key", "entries_prefix", "escape_glob", "index_key", "key_for",
     "null_key", "object_prefix", "owned_key", "pk_of_key", "same_slot", "scan_pattern", "schedule_key",
-    "tagged", "unique_text",
+    "sequence_key", "tagged", "unique_text",
 ]  # fmt: skip
 
 _GLOB = re.compile(r"([*?\[\]\\])")
@@ -121,6 +121,15 @@ def claims_key(spec: ModelSpec[Any], field: str, container: str | None = None) -
 def owned_key(spec: ModelSpec[Any], field: str, container: str | None = None) -> str:
     """The hash of what each object claims for a ``__unique__`` field: pk -> the value's canonical JSON text."""
     return _meta(spec, f"o:{field}") if container is None else same_slot(container, f"#o:{field}")
+
+
+def sequence_key(spec: ModelSpec[Any], field: str) -> str:
+    """The counter (INCR) of an int ``__db_defaults__`` field: one per model and field, ``{prefix}#seq:field``.
+
+    Both layouts use it; it never expires.  It shares the Redis Cluster slot of a tagged model's
+    objects and of the hash layout's default hash (``prefix``).
+    """
+    return _meta(spec, f"seq:{field}")
 
 
 def _has_tag(key: str) -> bool:

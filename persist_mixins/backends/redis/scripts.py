@@ -275,6 +275,62 @@ _JSON = (
     "end\n"
 )
 
+#: Lua helpers for ``__db_defaults__`` (after ``_JSON``).  ``iso_now()``: the server's time (``TIME``) as
+#: the JSON text of an aware UTC ISO datetime with microseconds, ``"YYYY-MM-DDTHH:MM:SS.ffffff+00:00"``.
+#: ``fill(at, mode, doc, cur)`` reads ARGV[at] = D, then D quadruples (field name, raw JSON key text,
+#: kind 'time' | 'seq', position in KEYS of the field's sequence counter or 0): the fields the write
+#: leaves None.  Each gets the stored object's value when ``cur`` holds one (not null) and the mode is
+#: not 'ONLY' (set(only=) naming the field asks for a fresh one), else a fresh one: the server's time,
+#: or the next number of its counter (INCR).  Returns the document with those values put in, and
+#: {name, raw value, ...} (nil when D is 0).
+_DEFAULTS = (
+    "local function iso_now()\n"
+    "  local t = redis.call('TIME')\n"
+    "  local s, us = tonumber(t[1]), tonumber(t[2])\n"
+    "  local days = math.floor(s / 86400)\n"
+    "  local rem = s - days * 86400\n"
+    "  local z = days + 719468\n"
+    "  local era = math.floor(z / 146097)\n"
+    "  local doe = z - era * 146097\n"
+    "  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)\n"
+    "  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))\n"
+    "  local mp = math.floor((5 * doy + 2) / 153)\n"
+    "  local d = doy - math.floor((153 * mp + 2) / 5) + 1\n"
+    "  local m = mp < 10 and mp + 3 or mp - 9\n"
+    "  local y = yoe + era * 400\n"
+    "  if m <= 2 then y = y + 1 end\n"
+    "  return string.format('\"%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00\"', y, m, d,\n"
+    "    math.floor(rem / 3600), math.floor((rem % 3600) / 60), rem % 60, us)\n"
+    "end\n"
+    "local function fill(at, mode, doc, cur)\n"
+    "  local n = tonumber(ARGV[at])\n"
+    "  if n == 0 then return doc, nil end\n"
+    "  local old = nil\n"
+    "  if cur and mode ~= 'ONLY' then\n"
+    "    local _, vals = split(cur)\n"
+    "    old = vals\n"
+    "  end\n"
+    "  local parts, out, now = {}, {}, nil\n"
+    "  for i = 0, n - 1 do\n"
+    "    local p = at + 1 + 4 * i\n"
+    "    local key = ARGV[p + 1]\n"
+    "    local value = old and old[key]\n"
+    "    if not value or value == 'null' then\n"
+    "      if ARGV[p + 2] == 'seq' then\n"
+    "        value = string.format('%d', redis.call('INCR', KEYS[tonumber(ARGV[p + 3])]))\n"
+    "      else\n"
+    "        if not now then now = iso_now() end\n"
+    "        value = now\n"
+    "      end\n"
+    "    end\n"
+    "    parts[#parts + 1] = key .. ':' .. value\n"
+    "    out[#out + 1] = ARGV[p]\n"
+    "    out[#out + 1] = value\n"
+    "  end\n"
+    "  return merge(doc, '{' .. table.concat(parts, ',') .. '}'), out\n"
+    "end\n"
+)
+
 #: One object's checked write on the JSON layout: ``set(only=...)``, versioned ``set()``, and every
 #: write of a ``__unique__`` model.  KEYS: the object; for an indexed or unique model also its entries
 #: hash, the schedule, the K index keys, then per unique field its claims and owned hashes.  ARGV:
@@ -282,21 +338,26 @@ _JSON = (
 #: the members to merge into the stored one, which must exist), document, px ('' = no expiry,
 #: 'KEEP' = keep the TTL, else ms), pk, version key ('' = not versioned; its raw JSON text, e.g.
 #: '"version"'), expected version, object key prefix, then the claims the write makes (U, then U
-#: pairs: position in KEYS of a claims hash, text; see ``_UNIQUE``); for an indexed or unique model
-#: then T, the T index key positions the write owns (from 0; their old entries go unless kept), and
-#: triples (position, score, member) of the new entries.
-#: Returns 1 when written, 0 when ONLY/XX found no object, -1 when the stored version is stale,
-#: {-2, i} when the i-th claim (from 0) is another live object's value (nothing written).
+#: pairs: position in KEYS of a claims hash, text; see ``_UNIQUE``), then the ``__db_defaults__``
+#: fields the write leaves None (D, then D quadruples, see ``_DEFAULTS``; their sequence counters
+#: last in KEYS); for an indexed or unique model then T, the T index key positions the write owns
+#: (from 0; their old entries go unless kept), and triples (position, score, member) of the new entries.
+#: Returns 1 when written ({1, name, raw value, ...} when it filled db-default fields), 0 when ONLY/XX
+#: found no object, -1 when the stored version is stale, {-2, i} when the i-th claim (from 0) is
+#: another live object's value (nothing written).
 PATCH = Script(
-    _JSON + _UNIQUE + "local mode, doc, px, pk, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    _JSON + _UNIQUE + _DEFAULTS + "local mode, doc, px, pk, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "if mode ~= 'FULL' and not cur then return 0 end\n"
     "if vkey ~= '' and cur and stale(cur, vkey, ARGV[6]) then return -1 end\n"
     "local clash = claim_all(8, pk, function(owner) return redis.call('EXISTS', ARGV[7] .. owner) == 1 end)\n"
     "if clash then return {-2, clash} end\n"
+    "local dat = 9 + 2 * tonumber(ARGV[8])\n"
+    "local filled\n"
+    "doc, filled = fill(dat, mode, doc, cur)\n"
     "if mode == 'ONLY' then doc = merge(cur, doc) end\n"
-    "local indexed = #KEYS > 1\n"
-    "local base = 9 + 2 * tonumber(ARGV[8])\n"
+    "local base = dat + 1 + 4 * tonumber(ARGV[dat])\n"
+    "local indexed = #ARGV >= base\n"
     "if indexed then\n"
     "  local first = base + 1 + tonumber(ARGV[base])\n"
     "  local old = redis.call('HGETALL', KEYS[2])\n"
@@ -332,17 +393,21 @@ PATCH = Script(
     "  if indexed then\n" + _NOW + "    redis.call('ZADD', KEYS[3], now + tonumber(px), pk)\n"
     "  end\n"
     "end\n"
+    "if filled then return {1, unpack(filled)} end\n"
     "return 1\n"
 )
 
 #: The same on the hash layout.  KEYS: the hash, then per ``__unique__`` field its claims and owned
 #: hashes.  ARGV: mode ('FULL' | 'ONLY'), field, document, px of the hash ('' = leave its TTL),
 #: version key ('' = not versioned), expected version, pk, field prefix (a field is prefix .. pk),
-#: then the claims (U, then U pairs, as for ``PATCH``).  The claim hashes take the hash's TTL.
-#: Returns 1 when written, 0 when ONLY found no object, -1 when the stored version is stale,
-#: {-2, i} when the i-th claim is another live object's value (nothing written).
+#: then the claims (U, then U pairs, as for ``PATCH``), then the ``__db_defaults__`` fields the write
+#: leaves None (D, then D quadruples, as for ``PATCH``; their sequence counters last in KEYS, which
+#: never expire).  The claim hashes take the hash's TTL.
+#: Returns 1 when written ({1, name, raw value, ...} when it filled db-default fields), 0 when ONLY
+#: found no object, -1 when the stored version is stale, {-2, i} when the i-th claim is another live
+#: object's value (nothing written).
 HASH_PATCH = Script(
-    _JSON + _UNIQUE + "local mode, field, doc, px, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
+    _JSON + _UNIQUE + _DEFAULTS + "local mode, field, doc, px, vkey = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
     "local cur = redis.call('HGET', KEYS[1], field)\n"
     "if mode == 'ONLY' and not cur then return 0 end\n"
     "if vkey ~= '' and cur and stale(cur, vkey, ARGV[6]) then return -1 end\n"
@@ -350,15 +415,24 @@ HASH_PATCH = Script(
     "  return redis.call('HEXISTS', KEYS[1], ARGV[8] .. owner) == 1\n"
     "end)\n"
     "if clash then return {-2, clash} end\n"
+    "local dat = 10 + 2 * tonumber(ARGV[9])\n"
+    "local filled\n"
+    "doc, filled = fill(dat, mode, doc, cur)\n"
     "if mode == 'ONLY' then doc = merge(cur, doc) end\n"
     "redis.call('HSET', KEYS[1], field, doc)\n"
     "if px ~= '' then redis.call('PEXPIRE', KEYS[1], px) end\n"
-    "if #KEYS > 1 then\n"
+    "local last = #KEYS\n"
+    "for i = 0, tonumber(ARGV[dat]) - 1 do\n"
+    "  local s = tonumber(ARGV[dat + 4 + 4 * i])\n"
+    "  if s > 0 and s <= last then last = s - 1 end\n"
+    "end\n"
+    "if last > 1 then\n"
     "  local t = redis.call('PTTL', KEYS[1])\n"
-    "  for i = 2, #KEYS do\n"
+    "  for i = 2, last do\n"
     "    if t > 0 then redis.call('PEXPIRE', KEYS[i], t) else redis.call('PERSIST', KEYS[i]) end\n"
     "  end\n"
     "end\n"
+    "if filled then return {1, unpack(filled)} end\n"
     "return 1\n"
 )
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import orjson
 
-from ...errors import ConflictError, NotFound
+from ...errors import ConfigurationError, ConflictError, NotFound
 from ...run import Plan
 from ...spec import ModelSpec, expire_ms
 from . import scripts
@@ -29,13 +29,15 @@ from .schema import (
     object_prefix,
     owned_key,
     schedule_key,
+    sequence_key,
     tagged,
     unique_text,
 )
 
 __all__ = [
     "BATCH", "KEEP", "CheckedCommand", "Prepared", "UniqueClash", "check_distinct", "checked_write", "claim_argv",
-    "claimed", "count_written", "delete_command", "expected_version", "expire_ms", "finish", "patch_command",
+    "claimed", "count_written", "default_argv", "delete_command", "expected_version", "expire_ms", "fill_back",
+    "finish", "left_to_server", "patch_command",
     "payload", "prepare", "prepared_data", "save_command", "send", "send_batch", "send_checked", "unique_keys",
     "update_versioned", "version_key", "write_all", "write_commands", "write_unique",
 ]  # fmt: skip
@@ -135,7 +137,9 @@ def write_commands(
         build = patch_command(spec, "XX" if only_existing else "FULL", versioned=False)
         px_text = "" if px is None else str(px)
         return [
-            build(pk, document, px_text, 0, _entries_as_stored(spec, obj, pk), claimed(spec, prepared_data(spec, kept)))
+            build(
+                pk, document, px_text, 0, _entries_as_stored(spec, obj, pk), claimed(spec, prepared_data(spec, kept)), []
+            )
             for obj, pk, document, kept in payloads
         ]
     if not spec.options.indexes:
@@ -171,7 +175,7 @@ def write_all(
     Returns:
         How many objects the server says were written (:func:`count_written`).
     """
-    if spec.options.unique and not only_existing:
+    if (spec.options.unique or spec.options.db_defaults) and not only_existing:
         build = patch_command(spec, "FULL", versioned=False)
         return (yield from write_unique(spec, objs, lambda _: build, "" if px is None else str(px)))
     prepared: list[Prepared | None] = list(prepare(spec, objs))
@@ -195,8 +199,9 @@ def save_command(spec: ModelSpec[Any], obj: Any, px: int | str | None, *, only_e
 
 def count_written(replies: Sequence[Any]) -> int:
     """How many objects the replies to :func:`write_commands` say were written."""
-    # SET answers True (None when XX found nothing); the save script answers a count, PATCH 1 (0: gone).
-    return sum(r if type(r) is int else 0 if type(r) is list else int(bool(r)) for r in replies)
+    # SET answers True (None when XX found nothing); the save script answers a count, PATCH 1 (0: gone),
+    # {1, ...} when it filled db-default fields, {-2, i} on a unique clash.
+    return sum(r if type(r) is int else int(bool(r) and r[0] == 1) if type(r) is list else int(bool(r)) for r in replies)
 
 
 def delete_command(spec: ModelSpec[Any], pk: str) -> Command:
@@ -325,12 +330,14 @@ def write_unique(
             obj, kept = objs[at], cast("Prepared", prepared[at])
             if only is None:
                 pk, document = finish(spec, obj, kept)
+                fill = left_to_server(spec, obj, None) if spec.options.db_defaults else []
             else:
                 pk = str(spec.pk_of(obj))
                 data = prepared_data(spec, kept)
                 document = encode(spec, {name: data.get(name) for name in only})
+                fill = []  # a query update() writes its values as given
             argv = _owned_entries(spec, obj, pk, only, expected_version(spec, obj)) if tagged(spec) else []
-            items.append((obj, build(obj)(pk, document, px, 0, argv, claims[at]), names))
+            items.append((obj, build(obj)(pk, document, px, 0, argv, claims[at], fill), names))
             prepared[at] = None
         written += yield from send_checked(spec, items)
     return written
@@ -350,6 +357,9 @@ def send_checked(spec: ModelSpec[Any], items: Sequence[tuple[Any, Command, Seque
         part = items[start : start + BATCH]
         replies = yield from send_batch([command for _, command, _ in part])
         _raise_clash(spec, [obj for obj, _, _ in part], replies, [names for _, _, names in part])
+        if spec.options.db_defaults:
+            for (obj, _, _), reply in zip(part, replies, strict=True):
+                fill_back(spec, obj, reply)
         written += count_written(replies)
     return written
 
@@ -398,8 +408,86 @@ def expected_version(spec: ModelSpec[Any], obj: Any) -> int:
 
 
 #: Builds a layout's checked-write script call from (pk, document, px text, expected version, index argv,
-#: unique claims as (field, text) pairs).
-CheckedCommand = Callable[[str, bytes, str, int, list[Any], list[tuple[str, str]]], Command]
+#: unique claims as (field, text) pairs, the ``__db_defaults__`` fields the server fills as (field, kind)
+#: pairs, see :func:`left_to_server`).
+CheckedCommand = Callable[[str, bytes, str, int, list[Any], list[tuple[str, str]], list[tuple[str, str]]], Command]
+
+#: What fills a ``__db_defaults__`` field, by its kind: the server's time, or the next number of a counter.
+_FILLED_BY = {"datetime": "time", "int": "seq"}
+
+
+def _default_kinds(spec: ModelSpec[Any]) -> dict[str, str]:
+    """Each ``__db_defaults__`` field with what fills it ('time' | 'seq'), checked once per model.
+
+    Raises:
+        ConfigurationError: a field is neither a datetime nor an int (Redis has no other server default).
+    """
+    found: dict[str, str] | None = spec.cache.get(_default_kinds)
+    if found is None:
+        found = {}
+        for name in spec.options.db_defaults:
+            kind = spec.fields[name].kind
+            if kind not in _FILLED_BY:
+                raise ConfigurationError(
+                    f"{spec.name}.__db_defaults__ names {name!r}, a {kind} field: on Redis only datetime fields "
+                    "(the server's time) and int fields (a per-field counter, INCR) are filled by the database"
+                )
+            found[name] = _FILLED_BY[kind]
+        spec.cache[_default_kinds] = found
+    return found
+
+
+def left_to_server(spec: ModelSpec[Any], obj: Any, only: Sequence[str] | None) -> list[tuple[str, str]]:
+    """The ``__db_defaults__`` fields of ``obj`` the server fills on this write, with what fills them.
+
+    Those that are None (of ``only``, for a partial write).  Raises ConfigurationError for a
+    field Redis cannot fill (see :func:`_default_kinds`), before anything is written.
+    """
+    kinds = _default_kinds(spec)
+    return [
+        (name, kind)
+        for name, kind in kinds.items()
+        if (only is None or name in only) and getattr(obj, name, None) is None
+    ]
+
+
+def default_argv(spec: ModelSpec[Any], fill: Sequence[tuple[str, str]], at: int) -> tuple[list[Any], list[str]]:
+    """The ``__db_defaults__`` part of a checked-write call, and the counter keys it names.
+
+    ARGV: D, then per field (name, raw JSON key text, kind, position in KEYS of its counter or 0);
+    the counters go in KEYS from position ``at`` (1-based), in order.
+    """
+    keys = spec.adapter.document_keys
+    argv: list[Any] = [len(fill)]
+    counters: list[str] = []
+    for name, kind in fill:
+        position = 0
+        if kind == "seq":
+            counters.append(sequence_key(spec, name))
+            position = at + len(counters) - 1
+        argv += [name, orjson.dumps(keys.get(name, name)).decode(), kind, position]
+    return argv, counters
+
+
+def fill_back(spec: ModelSpec[Any], obj: Any, reply: Any, data: dict[str, Any] | None = None) -> None:
+    """Put the values the server chose for ``__db_defaults__`` fields (a ``{1, name, raw, ...}`` reply) into ``obj``.
+
+    The values are read as a stored document is: the object's dumped data (``data``, or dumped
+    now) with them put in, loaded by the model.
+    """
+    if type(reply) is not list or len(reply) < 3 or reply[0] != 1:
+        return
+    if data is None:
+        data = spec.adapter.dump(obj)
+    keys = spec.adapter.document_keys
+    names = []
+    for at in range(1, len(reply) - 1, 2):
+        name = reply[at].decode() if isinstance(reply[at], bytes) else str(reply[at])
+        data[keys.get(name, name)] = orjson.loads(reply[at + 1])
+        names.append(name)
+    loaded = spec.adapter.load(data)
+    for name in names:
+        spec.adapter.set_field(obj, name, getattr(loaded, name))
 
 
 def checked_write(
@@ -438,7 +526,8 @@ def checked_write(
     if tagged(spec):
         argv = _owned_entries(spec, obj, pk, only, expected + 1)
     claims = claimed(spec, data, only)
-    reply = yield from send(command(pk, document, "" if px is None else str(px), expected, argv, claims))
+    fill = left_to_server(spec, obj, only) if spec.options.db_defaults else []
+    reply = yield from send(command(pk, document, "" if px is None else str(px), expected, argv, claims, fill))
     _raise_clash(spec, [obj], [reply], [[name for name, _ in claims]])
     if reply == -1:
         raise ConflictError(
@@ -449,6 +538,8 @@ def checked_write(
         raise NotFound(f"{spec.name} with pk {pk!r} not found (deleted or expired): set(only=...) writes nothing")
     if field is not None:
         spec.adapter.set_field(obj, field, expected + 1)
+    if fill:
+        fill_back(spec, obj, reply, data)
     return obj
 
 
@@ -490,14 +581,22 @@ def patch_command(spec: ModelSpec[Any], mode: str, *, versioned: bool = True) ->
     start = object_prefix(spec)
 
     def build(
-        pk: str, document: bytes, px: str, expected: int, argv: list[Any], claims: list[tuple[str, str]]
+        pk: str,
+        document: bytes,
+        px: str,
+        expected: int,
+        argv: list[Any],
+        claims: list[tuple[str, str]],
+        fill: list[tuple[str, str]],
     ) -> Command:
         keys: list[Any] = [key_for(spec, pk)]
         if tagged(spec):
             keys += [entries_key(spec, pk), schedule_key(spec), *index_keys(spec)]
         unique = claim_argv(spec, claims, len(keys) + 1)
         keys += unique_keys(spec)
-        return scripts.PATCH.evalsha(keys, [mode, document, px, pk, vkey, expected, start, *unique, *argv])
+        defaults, counters = default_argv(spec, fill, len(keys) + 1)
+        keys += counters
+        return scripts.PATCH.evalsha(keys, [mode, document, px, pk, vkey, expected, start, *unique, *defaults, *argv])
 
     return build
 

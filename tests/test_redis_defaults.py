@@ -132,7 +132,7 @@ def test_set_many_fills_every_object_back(prefix: str, mixin: type) -> None:
 
 @pytest.mark.parametrize("mixin", LAYOUTS, ids=["json", "hash"])
 def test_versioned_and_unique_model(prefix: str, redis_client: redis.Redis, mixin: type) -> None:
-    """A versioned, unique model: one script checks the version and the claims, then fills; a refused write takes no number."""
+    """Versioned and unique: one script checks the version and claims, then fills; a refused write takes no number."""
     Ticket = define(
         "dataclasses", {**TICKET, "version": int | None, "code": str | None},
         {"__key_prefix__": prefix, "__db_defaults__": ("no", "at"), "__version_field__": "version",

@@ -136,10 +136,9 @@ def write_commands(
     if spec.options.unique:  # one checked PATCH per object: claims are made, or the write refused, on the server
         build = patch_command(spec, "XX" if only_existing else "FULL", versioned=False)
         px_text = "" if px is None else str(px)
+        as_stored = _entries_as_stored
         return [
-            build(
-                pk, document, px_text, 0, _entries_as_stored(spec, obj, pk), claimed(spec, prepared_data(spec, kept)), []
-            )
+            build(pk, document, px_text, 0, as_stored(spec, obj, pk), claimed(spec, prepared_data(spec, kept)), [])
             for obj, pk, document, kept in payloads
         ]
     if not spec.options.indexes:
@@ -201,7 +200,9 @@ def count_written(replies: Sequence[Any]) -> int:
     """How many objects the replies to :func:`write_commands` say were written."""
     # SET answers True (None when XX found nothing); the save script answers a count, PATCH 1 (0: gone),
     # {1, ...} when it filled db-default fields, {-2, i} on a unique clash.
-    return sum(r if type(r) is int else int(bool(r) and r[0] == 1) if type(r) is list else int(bool(r)) for r in replies)
+    return sum(
+        r if type(r) is int else int(bool(r) and r[0] == 1) if type(r) is list else int(bool(r)) for r in replies
+    )
 
 
 def delete_command(spec: ModelSpec[Any], pk: str) -> Command:

@@ -194,3 +194,12 @@ async def test_asyncio_fills_back(prefix: str) -> None:
     a.no = None
     await a.set(only=("no",))
     assert a.no == 4 and (await Ticket.match_for_pk("a")).no == 4
+
+
+def test_hash_layout_counters_never_take_the_hash_ttl(prefix: str, redis_client: redis.Redis) -> None:
+    """The claims of a hash-layout model take the hash's TTL; its counters, named in the same script, do not."""
+    Ticket = ticket(prefix, HashRedisMixin, __expire__=100, __unique__=("text",))
+    Ticket(id="a", text="x").set()
+    assert 90 < redis_client.pttl(prefix) / 1000 <= 100
+    assert redis_client.pttl("{" + prefix + "}#u:text") > 0
+    assert redis_client.pttl("{" + prefix + "}#seq:no") == -1

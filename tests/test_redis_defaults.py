@@ -203,3 +203,16 @@ def test_hash_layout_counters_never_take_the_hash_ttl(prefix: str, redis_client:
     assert 90 < redis_client.pttl(prefix) / 1000 <= 100
     assert redis_client.pttl("{" + prefix + "}#u:text") > 0
     assert redis_client.pttl("{" + prefix + "}#seq:no") == -1
+
+
+def test_a_refused_kind_leaves_the_object_untouched(prefix: str) -> None:
+    """The kind check comes before anything else: the object's empty pk is not even filled."""
+    Odd = define(
+        "dataclasses", {"id": str | None, "name": str | None},
+        {"__key_prefix__": prefix, "__db_defaults__": ("name",)}, name="Odd",
+    )  # fmt: skip
+    for write in (lambda obj: obj.set(), lambda obj: Odd.set_many([obj])):
+        obj = Odd()
+        with pytest.raises(ConfigurationError):
+            write(obj)
+        assert obj.id is None

@@ -320,6 +320,7 @@ def write_unique(
     Returns:
         How many objects were written.
     """
+    _default_kinds(spec)  # a field Redis cannot fill: ConfigurationError before anything else
     prepared: list[Prepared | None] = list(prepare(spec, objs))
     claims = [claimed(spec, prepared_data(spec, cast("Prepared", kept)), only) for kept in prepared]
     check_distinct(spec, objs, claims)
@@ -509,6 +510,7 @@ def checked_write(
         px: the TTL to write (None: none, :data:`KEEP`, or ms).
         command: builds the layout's script call.
     """
+    _default_kinds(spec)  # a field Redis cannot fill: ConfigurationError before the pk is filled
     field = spec.options.version_field
     expected = expected_version(spec, obj)
     data = spec.adapter.dump(obj)  # validates: ValidationError before any write

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .query import QueryState
     from .spec import ModelSpec
 
-__all__ = ["LOCK_WAIT_S", "check_defaults", "create_values", "get_or_create", "hold", "lock_name"]
+__all__ = ["LOCK_WAIT_S", "called", "check_defaults", "create_values", "get_or_create", "hold", "lock_name"]
 
 T = TypeVar("T")
 
@@ -36,7 +36,7 @@ LOCK_WAIT_S = 30.0
 
 
 def check_defaults(spec: ModelSpec[Any], defaults: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
-    """The ``defaults`` argument as a dict of field values, callables called (Django's rule).
+    """The ``defaults`` argument as a dict by field name (callables are called when used: :func:`called`).
 
     Raises:
         InvalidLookup: ``defaults`` is not a mapping, or names something that is not a field.
@@ -51,8 +51,16 @@ def check_defaults(spec: ModelSpec[Any], defaults: Mapping[str, Any] | None, wha
             name = spec.pk_field
         if name not in spec.fields:
             raise InvalidLookup(f"{spec.name}.{what}(defaults=...): {spec.name} has no field {name!r}")
-        out[name] = value() if callable(value) else value
+        out[name] = value
     return out
+
+
+def called(values: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` with each value that came from ``defaults`` and is callable replaced by its result (Django's rule)."""
+    return {
+        name: value() if name in defaults and value is defaults[name] and callable(value) else value
+        for name, value in values.items()
+    }
 
 
 def create_values(spec: ModelSpec[Any], lookups: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -71,8 +79,9 @@ def create_values(spec: ModelSpec[Any], lookups: Mapping[str, Any], defaults: Ma
 
 
 def lock_name(spec: ModelSpec[Any], state: QueryState) -> str:
-    """A short name for the lock of one model and one set of lookups (same lookups, same name)."""
-    text = f"{spec.options.key_prefix}\x00{spec.options.table}\x00{state}"
+    """A short name for the lock of one model and one set of lookups (same lookups in any order, same name)."""
+    lookups = "\x00".join(sorted(repr(node) for node in state.terms))
+    text = f"{spec.options.key_prefix}\x00{spec.options.table}\x00{lookups}"
     return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
@@ -105,20 +114,23 @@ def get_or_create(
     spec: ModelSpec[Any],
     state: QueryState,
     values: dict[str, Any],
-    updates: dict[str, Any] | None,
+    defaults: dict[str, Any],
+    update: bool,
     only: tuple[str, ...],
 ) -> Plan[tuple[Any, bool]]:
     """``(obj, created)``: the object matching ``state``, or a new one built from ``values``.
 
-    With ``updates`` (``update_or_create``), a found object gets those field values and is
-    written (just the fields ``only`` names when there are some: ``set(only=...)``, which
-    keeps its TTL; the whole object otherwise).
+    ``values`` hold the lookups' values and ``defaults``; a callable default is called only
+    when its value is used.  With ``update`` (``update_or_create``), a found object gets the
+    ``defaults`` and is written (just the fields ``only`` names when there are some:
+    ``set(only=...)``, which keeps its TTL; the whole object otherwise).
     """
-    if updates is None:
+    if not update:
         found = yield from _find(plans, spec, state)  # the common case: no lock
         if found is not None:
             return found, False
-    return (yield from plans.guarded(spec, lock_name(spec, state), _locked(plans, spec, state, values, updates, only)))
+    body = _locked(plans, spec, state, values, defaults, update, only)
+    return (yield from plans.guarded(spec, lock_name(spec, state), body))
 
 
 def _locked(
@@ -126,16 +138,17 @@ def _locked(
     spec: ModelSpec[Any],
     state: QueryState,
     values: dict[str, Any],
-    updates: dict[str, Any] | None,
+    defaults: dict[str, Any],
+    update: bool,
     only: tuple[str, ...],
 ) -> Plan[tuple[Any, bool]]:
     found = yield from _find(plans, spec, state)
     if found is None:
-        obj = _build(spec, values)
+        obj = _build(spec, called(values, defaults))
         yield from plans.save(spec, obj, None)
         return obj, True
-    if updates:
-        for name, value in updates.items():
+    if update and defaults:
+        for name, value in called(defaults, defaults).items():
             spec.adapter.set_field(found, name, value)
         if only:
             yield from plans.save_only(spec, found, only)
@@ -171,7 +184,9 @@ def hold(
         delay = min(delay * 2, 0.05)
     try:
         result = yield from body
-    except BaseException:
+    except Exception:
+        # Released on errors only: a GeneratorExit (the run abandoned: KeyboardInterrupt,
+        # cancellation) must not yield, and the lock then frees itself when it expires.
         try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
             yield from release()
         except Exception:  # noqa: BLE001 - the lock expires on its own; the body's error is the one to see

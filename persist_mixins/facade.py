@@ -67,7 +67,7 @@ class ModelBase:
         values = create_values(spec, lookups, fields)
         only = only_fields(spec, tuple(fields)) if update and fields else ()
         plans = cls.__persist_backend__.plans
-        return get_or_create(plans, spec, state, values, fields if update else None, only)
+        return get_or_create(plans, spec, state, values, fields, update, only)
 
     def __key_pattern__(self, *parts: Any) -> str:
         """``{prefix}:part:part``: redis-schematics' key builder, for models that build a ``__set_key__`` with it."""

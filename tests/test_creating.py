@@ -85,3 +85,50 @@ def test_hold_gives_up_with_retryable_error_and_never_runs_the_body(monkeypatch:
     with pytest.raises(RetryableError, match="M lock"):
         run_sync(script.route, hold("M lock", take, release, body(log), wait=0.01))
     assert {c[0] for c in script.sent} == {"TAKE"}
+
+
+def test_hold_closed_mid_body_does_not_yield() -> None:
+    """A run abandoned while the body runs (KeyboardInterrupt, cancellation) closes quietly; the lock expires."""
+    log: list[str] = []
+
+    def take() -> Generator[Any, Any, bool]:
+        yield from ()
+        return True
+
+    def release() -> Generator[Any, Any, Any]:
+        log.append("release")
+        return (yield ("RELEASE",))
+
+    plan = hold("M lock", take, release, body(log))
+    assert next(plan) == ("WORK",)
+    plan.close()  # a RuntimeError here would be "generator ignored GeneratorExit"
+    assert log == ["body closed"]
+
+
+def test_lock_name_ignores_the_order_of_the_lookups() -> None:
+    """The same lookups in another keyword order take the same lock; other lookups or models another."""
+    from dataclasses import dataclass
+
+    from persist_mixins import PgRowMixin
+    from persist_mixins.binding import spec_of
+    from persist_mixins.creating import lock_name
+    from persist_mixins.query import QueryState
+
+    @dataclass
+    class Person(PgRowMixin):
+        id: str | None = None
+        first: str = ""
+        last: str = ""
+
+    @dataclass
+    class Pet(PgRowMixin):
+        id: str | None = None
+        first: str = ""
+        last: str = ""
+
+    def name(model: type, **lookups: Any) -> str:
+        return lock_name(spec_of(model), QueryState().where(spec_of(model), lookups))
+
+    assert name(Person, first="x", last="y") == name(Person, last="y", first="x")
+    assert name(Person, first="x", last="y") != name(Person, first="x", last="z")
+    assert name(Person, first="x") != name(Pet, first="x")

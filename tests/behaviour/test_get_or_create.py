@@ -44,8 +44,11 @@ async def test_get_or_create_by_values_fills_the_pk(api: Api) -> None:
     )
     assert created and calls == [1]
     assert obj.id and (obj.flavour, obj.amount_kg) == ("Mint", 12)
-    found, created = await api.run(api.Model.get_or_create(flavour="Mint", amount_kg__gte=10))
+    found, created = await api.run(
+        api.Model.get_or_create(flavour="Mint", amount_kg__gte=10, defaults={"amount_kg": amount})
+    )
     assert not created and found.id == obj.id
+    assert calls == [1]  # a callable default is called only when its value is used
     # The same values under a lookup the object does not meet: a second object.
     other, created = await api.run(
         api.Model.get_or_create(flavour="Mint", amount_kg__gte=20, defaults={"amount_kg": 30})
@@ -110,16 +113,23 @@ async def test_an_invalid_new_object_writes_nothing(api: Api) -> None:
 
 @pytest.mark.parametrize("update", [False, True], ids=["get", "update"])
 async def test_concurrent_callers_create_exactly_one(api: Api, update: bool) -> None:
-    """8 concurrent callers (threads or tasks) with the same lookups: one object, created by exactly one of them."""
+    """8 concurrent callers (threads or tasks) with the same lookups: one object, created by exactly one of them.
+
+    Half of them pass the lookups in the other keyword order: the same lookups all the same.
+    """
     callers = 8
     method = "update_or_create" if update else "get_or_create"
     results: list[tuple[Any, bool]] = []
+
+    def lookups(k: int) -> dict[str, Any]:
+        return {"flavour": "Race", "fresh": True} if k % 2 else {"fresh": True, "flavour": "Race"}
+
     if api.flavour == "sync":
         barrier = threading.Barrier(callers)
 
         def work(k: int) -> None:
             barrier.wait()
-            results.append(getattr(api.Model, method)(flavour="Race", defaults={"amount_kg": k}))
+            results.append(getattr(api.Model, method)(**lookups(k), defaults={"amount_kg": k}))
 
         threads = [threading.Thread(target=work, args=(k,)) for k in range(callers)]
         for thread in threads:
@@ -129,7 +139,7 @@ async def test_concurrent_callers_create_exactly_one(api: Api, update: bool) -> 
     else:
         results.extend(
             await asyncio.gather(
-                *(getattr(api.Model, method)(flavour="Race", defaults={"amount_kg": k}) for k in range(callers))
+                *(getattr(api.Model, method)(**lookups(k), defaults={"amount_kg": k}) for k in range(callers))
             )
         )
     assert len(results) == callers

@@ -244,7 +244,7 @@ def _claimed(
     made = yield from unique.claim(spec, coll, key, obj, names)
     try:
         result = yield from write
-    except BaseException:
+    except Exception:  # not on GeneratorExit: a closing generator must not yield
         try:  # noqa: SIM105 - contextlib.suppress cannot wrap a yield
             yield from unique.drop(coll, key, made)
         except Exception:  # noqa: BLE001 - the write's error is the one to see; a stale claim is taken over later

@@ -73,7 +73,7 @@ def claim(
         for name, cid in claim_ids(spec, obj, fields).items():
             if (yield from _claim_one(spec, coll, key, obj, name, cid)):
                 made.append(cid)
-    except BaseException:
+    except Exception:  # not on GeneratorExit: a closing generator must not yield (unclaimed values are taken over)
         if made:
             yield from drop(coll, key, made)
         raise

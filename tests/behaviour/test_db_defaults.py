@@ -66,3 +66,15 @@ async def test_bad_option_fails_at_class_creation(api: Api) -> None:
         api.define(api.kind, NOTE, ":bad", name="Note", __db_defaults__=("nope",))
     with pytest.raises(ConfigurationError, match="pk"):
         api.define(api.kind, NOTE, ":bad2", name="Note", __db_defaults__=("id",))
+
+
+async def test_a_full_write_keeps_the_stored_value(api: Api) -> None:
+    """set() of an object leaving the field None keeps what the database filled before, on every backend."""
+    Note = notes(api, ":k")
+    first = await api.run(new(Note, id="a", text="hi").set())
+    again = await api.run(new(Note, id="a", text="changed").set())  # a new object, the same pk
+    assert again.created == first.created
+    stored = await api.run(Note.match_for_pk("a"))
+    assert (stored.text, stored.created) == ("changed", first.created)
+    many = await api.run(Note.set_many([new(Note, id="a", text="again"), new(Note, id="b", text="new")]))
+    assert many[0].created == first.created and recent(many[1].created)

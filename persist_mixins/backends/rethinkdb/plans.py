@@ -268,7 +268,33 @@ def save(spec: ModelSpec[Any], obj: Any, expire: Any = None) -> Plan[Any]:
     return (yield from _save(spec, coll, obj, data, px))
 
 
+def _keep_stored(spec: ModelSpec[Any], coll: Collection, pairs: list[tuple[Any, dict[str, Any]]]) -> Plan[None]:
+    """Give each ``__db_defaults__`` field an object leaves None the value its live stored document holds.
+
+    As on the other backends, a full write keeps what the database filled before (a
+    creation time); only a new, expired or empty one gets the server's time.  One read
+    for all the objects given.
+    """
+    names = spec.options.db_defaults
+    wanted = {}
+    for obj, data in pairs:
+        if any(data.get(name) is None for name in names) and not _generates(spec, coll, obj):
+            pk = spec.fill_pk(obj)
+            wanted[_key(spec, coll, pk if coll.hidden_pk else spec.pk_value(obj))] = data
+    if not wanted:
+        return
+    for doc in (yield Run(_live_by_pk_many(coll, list(wanted)), "all")):
+        target = wanted.get(doc.get(coll.pk))
+        if target is not None:
+            stored = coll.decoder(doc)
+            for name in names:
+                if target.get(name) is None:
+                    target[name] = getattr(stored, name, None)
+
+
 def _save(spec: ModelSpec[Any], coll: Collection, obj: Any, data: dict[str, Any], px: int | None) -> Plan[Any]:
+    if spec.options.db_defaults:
+        yield from _keep_stored(spec, coll, [(obj, data)])
     vfield = spec.options.version_field
     if vfield is not None:
         if not _generates(spec, coll, obj):
@@ -414,6 +440,8 @@ def save_many(spec: ModelSpec[Any], objs: Iterable[Any], expire: Any = None) -> 
             keyed[spec.fill_pk(obj)] = (obj, data)
     del dumps
     for batch in _batches(list(keyed.values())):
+        if spec.options.db_defaults:
+            yield from _keep_stored(spec, coll, batch)
         docs = [_document(spec, coll, obj, data, px) for obj, data in batch]
         _written(spec, (yield from _insert(spec, coll, [reql.MAKE_ARRAY, docs], [obj for obj, _ in batch])))
     for batch in _batches(fresh):

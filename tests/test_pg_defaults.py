@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from persist_mixins import ConflictError
+from persist_mixins import ConfigurationError, ConflictError
 
 from . import models
 from .conftest import Store, pg_table_name
@@ -229,6 +229,19 @@ async def test_growing_a_table_adds_db_default_columns_with_their_default(pg: St
     assert old.seq == 1 and recent(old.at)
     new_one = await pg.run(new(V2, id="b").set())
     assert new_one.seq == 2
+
+
+async def test_an_existing_column_newly_named_gets_its_default_or_a_clear_error(pg: Store) -> None:
+    """A column the table has, newly in __db_defaults__: a datetime gets DEFAULT now(); an int without is refused."""
+    V1 = model(pg, {"id": str, "at": dt.datetime | None, "n": int | None})
+    await pg.run(V1.create_table())
+    V2 = model(pg, {"id": str, "at": dt.datetime | None, "n": int | None}, __db_defaults__=("at",))
+    assert await pg.run(V2.create_table()) == ['set column "at" DEFAULT now()']
+    assert await pg.run(V2.create_table()) == []
+    assert recent((await pg.run(new(V2, id="a").set())).at)
+    V3 = model(pg, {"id": str, "at": dt.datetime | None, "n": int | None}, __db_defaults__=("at", "n"))
+    with pytest.raises(ConfigurationError, match=r"'n'.*no DEFAULT"):
+        await pg.run(V3.create_table())
 
 
 async def test_a_unique_together_model(pg: Store) -> None:

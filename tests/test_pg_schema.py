@@ -297,6 +297,21 @@ async def test_foreign_keys_name_the_constraint(pg: Store) -> None:
     assert await pg.run(herbert.delete())
 
 
+async def test_a_self_referencing_foreign_key(pg: Store) -> None:
+    """A table whose rows refer to each other: a missing parent is ValidationError, deleting a parent ConflictError."""
+    Node = model(pg, {"id": str, "parent": str | None}, ":node", name="Node")
+    await pg.run(Node.create_table())
+    nodes = pg_table_name(pg.prefix + ":node")
+    pg.conn.execute(f'ALTER TABLE "{nodes}" ADD CONSTRAINT node_parent FOREIGN KEY (parent) REFERENCES "{nodes}" (id)')
+    with pytest.raises(ValidationError, match="node_parent"):
+        await pg.run(new(Node, id="leaf", parent="nobody").set())
+    root = await pg.run(new(Node, id="root").set())
+    await pg.run(new(Node, id="leaf", parent="root").set())
+    with pytest.raises(ConflictError, match=r"still refer to this row \(foreign key 'node_parent'\)"):
+        await pg.run(root.delete())
+    assert await pg.run(Node.count()) == 2
+
+
 def test_concurrent_create_table_calls_take_turns(pg_conn: Any) -> None:
     """Six processes' worth of create_table() at once on a new schema and table: none fails, one creates."""
     import threading
@@ -349,7 +364,14 @@ def test_create_table_plan_sends_only_what_is_missing() -> None:
     table = table_of(spec_of(Shelf))
     expires = table.raw_index_name("expires")
     script = Script(
-        0, (None,), [("id",), ("title",), ("_expires_at",)], None, [("shelf_pkey",), (expires,)], None, None, None
+        0,
+        (None,),
+        [("id", False), ("title", False), ("_expires_at", False)],
+        None,
+        [("shelf_pkey",), (expires,)],
+        None,
+        None,
+        None,
     )
     changes = run_sync(script.route, plans.create_table(spec_of(Shelf)))
     sent = [c.text if isinstance(c, Sql) else type(c) for c in script.sent]

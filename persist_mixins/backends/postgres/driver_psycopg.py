@@ -141,7 +141,11 @@ def _constraint_error(model: str, exc: Exception, kind: str, diag: Any, table: s
         return ValidationError(
             f"{model}: the row breaks the CHECK constraint {constraint!r} of {on}; nothing was written ({detail})"
         )
-    if kind == "foreign_key" and (table is None or where == table):
+    # The row written refers to a missing one ("is not present in table"), or rows still refer to the
+    # row deleted or re-keyed ("is still referenced from table"): told apart by the server's detail,
+    # then by the table (a table whose rows refer to each other is both).
+    referenced = "still referenced" in detail
+    if kind == "foreign_key" and not referenced and (table is None or where == table or "not present" in detail):
         return ValidationError(
             f"{model}: the row refers to a row that does not exist (foreign key {constraint!r} of {on}); "
             f"nothing was written ({detail})"

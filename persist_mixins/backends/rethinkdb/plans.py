@@ -726,12 +726,16 @@ def _update_unique(spec: ModelSpec[Any], state: QueryState, values: Mapping[str,
             f"{spec.name}.update({shared[0]}=...): {len(objs)} objects would hold one __unique__ value; "
             "nothing was written"
         )
-    fields = tuple(values)
+    fields, written = tuple(values), 0
     for obj in objs:
         for name, value in values.items():
             spec.adapter.set_field(obj, name, value)
-        yield from save_only(spec, obj, fields)
-    return len(objs)
+        try:
+            yield from save_only(spec, obj, fields)
+        except NotFound:  # deleted or expired since the query read it: not recreated, not counted
+            continue
+        written += 1
+    return written
 
 
 #: What update() accepts per kind (stricter than lookups: an int field takes no 2.5).

@@ -71,6 +71,9 @@ class ModelAdapter:
     positional: Callable[..., Any] | None = None
     #: Fields whose key in ``dump``'s document is not the field name (Schematics' ``serialized_name``).
     document_keys: Mapping[str, str] = field(default_factory=dict)
+    #: ``dump`` in native mode (what :meth:`ModelSpec.dump` returns with ``native``), when the
+    #: library can make it in one pass; None: ``dump``, then native values put back.
+    dump_native: Callable[[Any], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,8 @@ class ModelSpec(Generic[M]):
         Raises:
             ValidationError: the object is invalid.
         """
+        if native and self.adapter.dump_native is not None:
+            return self.adapter.dump_native(obj)
         data = self.adapter.dump(obj)
         if native:
             for name, key in self.adapter.document_keys.items():
@@ -143,6 +148,21 @@ class ModelSpec(Generic[M]):
     def pk_field(self) -> str | None:
         """The field that holds the pk, or None when the pk comes from ``__unique_together__`` only."""
         return self.options.pk_field
+
+    def given_pk(self, obj: Any) -> str | None:
+        """The pk when the object's pk field holds a non-empty str or int (the common case), else None.
+
+        For such an object :meth:`check_pk` passes, :meth:`generates` is False and
+        :meth:`fill_pk` returns this without changing anything: a write may skip them.
+        """
+        field = self.options.pk_field
+        if field is None:
+            return None
+        value = getattr(obj, field, None)
+        kind = type(value)
+        if kind is str:
+            return value if value else None
+        return str(value) if kind is int else None
 
     def pk_of(self, obj: Any) -> str | None:
         """Return the object's pk as a string, or None when it has none yet."""

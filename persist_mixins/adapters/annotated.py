@@ -7,7 +7,10 @@ loading rebuilds datetimes, Decimals, UUIDs and nested models.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import inspect
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +18,11 @@ from ..errors import ValidationError
 from ..spec import ModelAdapter, resolve_hints
 from . import field_spec, nested_codec
 from .values import Codec, codec_for, is_identity
+
+#: Field kinds whose values of exactly this type are their own JSON value.
+_PLAIN: dict[str, type] = {"str": str, "int": int, "bool": bool, "float": float}
+#: Field kinds whose values of exactly this type a typed database takes as they are (``ModelSpec.dump(native=True)``).
+_NATIVE: dict[str, type] = {"datetime": dt.datetime, "date": dt.date, "decimal": decimal.Decimal, "uuid": uuid.UUID}
 
 
 def codecs_for(cls: type, names: list[str]) -> dict[str, Codec]:
@@ -73,28 +81,45 @@ def make_adapter(
         name for name, codec in items if not codec.nullable and codec.kind != "any" and name != _pk_name(cls, codecs)
     )
 
-    def dump(obj: Any) -> dict[str, Any]:
-        if check is not None:
-            try:
-                check(obj)
-            except Exception as exc:
-                raise ValidationError(f"{cls.__name__}: {exc}") from exc
-        out: dict[str, Any] = {}
-        for name, codec in items:
-            value = getattr(obj, name, None)
-            if value is None:
-                if name in required:
-                    raise ValidationError(
-                        f"{cls.__name__}.{name}: None is not a {codec.kind} (only a field annotated "
-                        f"'X | None' or 'Optional[X]' may be None)"
-                    )
-                out[name] = None
-                continue
-            try:
-                out[name] = codec.dump(value)
-            except (TypeError, ValueError, ValidationError) as exc:
-                raise ValidationError(f"{cls.__name__}.{name}: {exc}") from exc
-        return out
+    # The hot path of every write: a value of exactly its field's plain type (str, int, bool,
+    # float) is its own JSON value, and one of exactly its native type (datetime, date,
+    # Decimal, UUID) is what a typed database takes (``native``): no call for either.  Any
+    # other value goes through its codec, which checks and converts it.
+    plan = tuple((name, codec, _PLAIN.get(codec.kind), _NATIVE.get(codec.kind)) for name, codec in items)
+
+    def dumper(native: bool) -> Callable[[Any], dict[str, Any]]:
+        def dump(obj: Any) -> dict[str, Any]:
+            if check is not None:
+                try:
+                    check(obj)
+                except Exception as exc:
+                    raise ValidationError(f"{cls.__name__}: {exc}") from exc
+            out: dict[str, Any] = {}
+            for name, codec, plain, kept in plan:
+                value = getattr(obj, name, None)
+                kind = type(value)
+                if kind is plain or (native and kind is kept):
+                    out[name] = value
+                    continue
+                if value is None:
+                    if name in required:
+                        raise ValidationError(
+                            f"{cls.__name__}.{name}: None is not a {codec.kind} (only a field annotated "
+                            f"'X | None' or 'Optional[X]' may be None)"
+                        )
+                    out[name] = None
+                    continue
+                try:
+                    dumped = codec.dump(value)
+                except (TypeError, ValueError, ValidationError) as exc:
+                    raise ValidationError(f"{cls.__name__}.{name}: {exc}") from exc
+                # A native value of a subclass (a pendulum datetime ...) is kept too, as ModelSpec.dump keeps it.
+                out[name] = value if native and kept is not None and isinstance(value, kept) else dumped
+            return out
+
+        return dump
+
+    dump, dump_native = dumper(False), dumper(True)
 
     # Loading is the hot path of every read: fields whose JSON value is already the
     # Python value (str, int, bool, untyped) are copied without a call.
@@ -119,4 +144,4 @@ def make_adapter(
             set_field(target, name, getattr(source, name, None))
 
     fields = {name: field_spec(name, codec) for name, codec in items}
-    return ModelAdapter(library, fields, dump, load, assign, set_field, positional)
+    return ModelAdapter(library, fields, dump, load, assign, set_field, positional, dump_native=dump_native)

@@ -85,10 +85,15 @@ def _prepare(
         if not isinstance(obj, spec.cls):
             raise ValidationError(f"{spec.name} expected, got {type(obj).__name__}")
         data = spec.dump(obj, native=True)  # validates: ValidationError before any write
-        spec.check_pk(obj)  # an empty int pk passes: the key policy says the database makes it
-    if spec.generates(obj):
-        return True, table.encode(data)
-    pk = spec.fill_pk(obj)
+        pk = spec.given_pk(obj)  # the common case: nothing to check or fill
+        if pk is None:
+            spec.check_pk(obj)  # an empty int pk passes: the key policy says the database makes it
+    else:
+        pk = spec.given_pk(obj)
+    if pk is None:
+        if spec.generates(obj):
+            return True, table.encode(data)
+        pk = spec.fill_pk(obj)
     if len(pk.encode()) > MAX_PK_BYTES:
         raise ValidationError(
             f"{spec.name}: the pk is {len(pk.encode())} bytes long; a PostgreSQL primary key index holds at most "

@@ -564,8 +564,11 @@ def plot(lines: list[Line], png: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     backends = [b for b in ("Redis", "PostgreSQL") if any(x.backend == b for x in lines)]
+    bottom = min([0.1, *(x.ratio * 0.8 for x in lines if x.ratio == x.ratio)])  # one scale for both panels
+    ticks = [t for t in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5) if t >= bottom]
     fig, axes = plt.subplots(
         1, len(backends), figsize=(7 * len(backends), 4.8), squeeze=False, width_ratios=[2, 1][: len(backends)]
     )
@@ -580,9 +583,9 @@ def plot(lines: list[Line], png: Path) -> None:
             bars = ax.bar(xs, [v for _, v in found], width, label=impl, color=COLOURS.get(impl, "#777777"))
             ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_yscale("log")
-        ax.set_ylim(min([0.1, *(x.ratio * 0.8 for x in mine)]), 2)
-        ticks = [0.1, 0.2, 0.3, 0.5, 0.7, 1, 1.5]
+        ax.set_ylim(bottom, 2)
         ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.axhline(1.0, color="black", linewidth=0.8)
         ax.set_xticks(range(len(ops)), ops, fontsize=8)
         flavour = "sync, raw redis-py = 1" if backend == "Redis" else "asyncio, raw psycopg 3 = 1"

@@ -16,7 +16,6 @@ from harness import Result
 from redis_common import BATCH, DB, HOST, KEYSPACE, PORT, RS
 from redis_indexes import TARGETS, Findings
 from report import (
-    PG_END,
     PG_START,
     dist,
     fmt_paired,
@@ -24,7 +23,6 @@ from report import (
     git_bytes,
     load,
     machine,
-    marked,
     md_table,
     plot_ratios,
     python,
@@ -254,10 +252,12 @@ def write_markdown(
         )
     lines.append("")
     text = "\n".join(lines)
-    for start, end in ((SCHEMATICS_START, SCHEMATICS_END), (PG_START, PG_END)):
-        kept = marked(out.read_text(), start, end) if out.exists() else None
-        if kept:  # redis_schematics_shape.py's and pg_bench.py's sections: kept verbatim
-            text += "\n" + kept + "\n"
+    # Everything after this script's part is other scripts' sections (pg_bench.py, pg_shape.py,
+    # pg_instructions.py, peers.py, redis_schematics_shape.py) and the text between them: kept verbatim.
+    old = out.read_text() if out.exists() else ""
+    starts = [at for at in (old.find(PG_START), old.find(SCHEMATICS_START)) if at != -1]
+    if starts:
+        text += "\n" + old[min(starts) :].rstrip("\n") + "\n"
     out.write_text(text)
     return chart
 

@@ -1,4 +1,4 @@
-"""Redis job: how much memory ``set_many()`` holds per object, and whether RSS comes back afterwards.
+"""Redis job: how much memory ``set_many()`` holds per object, whether RSS comes back, and what reads hold.
 
 Every measurement runs in a fresh subprocess (``ru_maxrss`` is a process's lifetime peak):
 
@@ -9,7 +9,12 @@ Every measurement runs in a fresh subprocess (``ru_maxrss`` is a process's lifet
 4. drop the returned list, ``gc.collect()``, and read RSS again (``after``), with the objects still alive.
 
 Per object: ``(peak - built) / N`` is what ``set_many()`` itself holds; ``(peak - start) / N``
-is the whole job, the objects included.  RSS is read from ``/proc/self/statm`` (Linux).
+is the whole job, the objects included.
+
+Reads (``--reads``, after each layout's write, objects still stored), each in a fresh process too:
+``list(Model.all())`` (every object held at once), ``for obj in Model.all()`` (streamed), and
+raw redis-py for reference (SCAN, then MGET + ``orjson.loads`` of every document into one list);
+per object: ``(peak - start) / N``.  RSS is read from ``/proc/self/statm`` (Linux).
 Writes go to database 15 under ``bench_mem*`` and are deleted afterwards (SCAN + DEL on
 those patterns only).
 
@@ -39,7 +44,7 @@ def rss_kb() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def measure(layout: str, many: int) -> dict[str, float]:
+def measure(layout: str, many: int, job: str = "write") -> dict[str, float]:
     """One measurement (run in a child process): RSS in KiB at each step."""
     from persist_mixins import HashRedisMixin, SimpleRedisMixin
 
@@ -56,6 +61,24 @@ def measure(layout: str, many: int) -> dict[str, float]:
         topping: str
 
     gc.collect()
+    if job != "write":
+        Scoop.count()  # the client and the model's spec are built before the baseline
+        gc.collect()
+        start = rss_kb()
+        if job == "read list":
+            assert len(list(Scoop.all())) == many
+        elif job == "read stream":
+            assert sum(1 for _ in Scoop.all()) == many
+        else:  # raw: every document of the layout's prefix, decoded into one list
+            import orjson
+
+            client = redis.Redis.from_url(URL)
+            keys = list(client.scan_iter(match=f"{{{PREFIX}_{layout}}}:*" if layout == "indexed" else
+                                         f"{PREFIX}_{layout}:*", count=1000))  # fmt: skip
+            docs = [orjson.loads(v) for at in range(0, len(keys), 1000) for v in client.mget(keys[at : at + 1000])]
+            assert len(docs) == many
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return {"start": start, "built": start, "peak": peak, "after": rss_kb()}
     start = rss_kb()
 
     def pk(i: int) -> str | None:
@@ -84,10 +107,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--many", type=int, default=100_000)
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
+    parser.add_argument("--reads", action="store_true", help="after each layout's write, measure reads too")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--job", default="write", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(args.child, args.many)))
+        print(json.dumps(measure(args.child, args.many, args.job)))
         return
     client = redis.Redis.from_url(URL)
     print(f"set_many() of {args.many:,} dataclass objects (~100 B of JSON each); RSS in MiB")
@@ -107,6 +132,17 @@ def main() -> None:
                 f"{layout:<9} {mib['start']:>7.1f} {mib['built']:>7.1f} {mib['peak']:>7.1f} {mib['after']:>7.1f}"
                 f" {call:>15.2f} {whole:>14.2f}"
             )
+            reads = ("read list", "read stream", "read raw") if args.reads and layout in ("simple", "indexed") else ()
+            for job in reads:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", layout, "--many", str(args.many), "--job", job],
+                    check=True, capture_output=True, text=True,
+                )  # fmt: skip
+                r = json.loads(out.stdout)
+                per = (r["peak"] - r["start"]) / args.many
+                print(
+                    f"  {job:<12} start {r['start'] / 1024:.1f} MiB, peak {r['peak'] / 1024:.1f} MiB: {per:.2f} KiB/obj"
+                )
             cleanup(client)
     finally:
         cleanup(client)

@@ -3,10 +3,10 @@
 Run by hand from the repository root, in a virtualenv of its own (the peers are not
 dependencies of the project)::
 
-    python3 -m venv /tmp/peers
-    /tmp/peers/bin/pip install -e . redis-om walrus pydantic-redis tortoise-orm asyncpg matplotlib \\
+    python3 -m venv .venv-peers
+    .venv-peers/bin/pip install -e . redis-om walrus pydantic-redis tortoise-orm asyncpg matplotlib \\
         'psycopg[binary]' psycopg_pool
-    /tmp/peers/bin/python benchmarks/peers.py [--n 2000] [--runs 3] [--out docs/performance.md] \\
+    .venv-peers/bin/python benchmarks/peers.py [--n 2000] [--runs 3] [--out docs/performance.md] \\
         [--plot docs/_static/peers.png]
 
 The shape (issue 12): ``id`` str, ``flavour`` str, ``amount_kg`` int (indexed), ``best_before``

@@ -2,11 +2,11 @@
 
 Django's names and semantics: the lookups find the object; when none matches, one is
 built from the lookups without an operator (``title="Dune"``, not ``year__gte=1965``)
-and ``defaults`` (a callable default is called), then stored.  What makes it atomic is
+and ``defaults`` (a callable default is called when its value is used), then stored.  What makes it atomic is
 the backend's :meth:`~persist_mixins.backend.Plans.guarded`: the read and the write run
 under a lock named after the model and the lookups, so concurrent callers passing the
 same lookups create one object (PostgreSQL: a transaction-scoped advisory lock; Redis: a
-``SET NX PX`` key; RethinkDB: a document in the model's lock table).  Callers passing
+``SET NX PX`` key; RethinkDB: a document in the model's bookkeeping table).  Callers passing
 different lookups that match the same objects are not serialised: declare ``__unique__``
 for that, as Django asks for a unique constraint.
 

@@ -587,6 +587,13 @@ def _decoder(table: Table) -> Any:
     return decode
 
 
+def _pairs(table: Table) -> Any:
+    pairs = table.sql.get("pairs")
+    if pairs is None:
+        pairs = table.sql["pairs"] = table.pairs()
+    return pairs
+
+
 def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     """Stream ``(None, obj)`` for every matching row.
 
@@ -596,12 +603,12 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     discarded and the cursor reads from the start, in its own snapshot.
     """
     table = table_of(spec)
-    decode = _decoder(table)
+    pairs = _pairs(table)
     small = state.limit is not None and state.limit <= FETCH_SIZE
     sql, params = select_sql(table, state, cap=None if small else FETCH_SIZE + 1)
     rows = yield Sql(sql, params, "all")
     if small or len(rows) <= FETCH_SIZE:
-        yield EmitMany([(None, decode(row)) for row in rows])
+        yield EmitMany(pairs(rows))
         return
     del rows
     sql, params = select_sql(table, state)
@@ -610,7 +617,7 @@ def select_pairs(spec: ModelSpec[Any], state: QueryState) -> Plan[None]:
     yield Sql(f"DECLARE {cursor} NO SCROLL CURSOR FOR {sql}", params)
     while True:
         rows = yield Sql(f"FETCH FORWARD {FETCH_SIZE} FROM {cursor}", (), "all")
-        yield EmitMany([(None, decode(row)) for row in rows])
+        yield EmitMany(pairs(rows))
         if len(rows) < FETCH_SIZE:
             break
     yield Sql(f"CLOSE {cursor}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import re
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -300,6 +301,19 @@ class Table:
         names = self.field_names
         load = adapter.load
         return lambda row: load(dict(zip(names, row, strict=True)))
+
+    def pairs(self) -> Callable[[Sequence[Sequence[Any]]], list[tuple[None, Any]]]:
+        """A function from selected rows to the ``(None, obj)`` pairs a query streams.
+
+        A class built positionally from its row is built by ``starmap``: no Python frame per
+        row besides its own ``__init__``.
+        """
+        adapter = self.spec.adapter
+        if adapter.positional is not None and all(c.kind in NATIVE_KINDS for c in self.columns):
+            build = adapter.positional
+            return lambda rows: list(zip(itertools.repeat(None), itertools.starmap(build, rows)))
+        decode = self.decoder()
+        return lambda rows: [(None, decode(row)) for row in rows]
 
 
 def encode_value(spec: ModelSpec[Any], col: Column, value: Any) -> Any:

@@ -248,6 +248,17 @@ class Store:
         )
         return self.ready(cls)
 
+    def declare(self, fields: dict[str, Any], suffix: str = "", *, name: str = "IceCream", **options: Any) -> Any:
+        """A dataclass model in this store with ``fields``, its table not created (the test creates it).
+
+        The table is dropped after the test, unless ``__schema__`` puts it elsewhere (the test drops that).
+        """
+        cls = models.define("dataclasses", fields, {**self.place(suffix), **options}, mixin=self.mixin, name=name)
+        table = pg_table_name(self.prefix + suffix)
+        if table not in self.tables and "__schema__" not in options:
+            self.tables.append(table)
+        return cls
+
     def raw_exists(self, cls: type, pk: str) -> bool:
         """Whether the server holds an object of ``cls`` with this pk, read behind the library's back."""
         from persist_mixins.binding import spec_of
@@ -375,6 +386,7 @@ TARGETS = {
     "store": STORE_TARGETS,
     "redis_api": [t for t in API_TARGETS if t.backend == "redis"],
     "pg_api": [t for t in API_TARGETS if t.backend == "postgres"],
+    "pg_store": [t for t in STORE_TARGETS if t.backend == "postgres"],
     "rethink_api": [t for t in API_TARGETS if t.backend == "rethinkdb"],
 }
 
@@ -464,6 +476,14 @@ async def rethink_api(request: pytest.FixtureRequest) -> AsyncIterator[Api]:
     """``api`` on RethinkDB only, for the RethinkDB-specific modules."""
     opened = await _open(request)
     assert isinstance(opened, Api)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def pg_store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """``store`` on PostgreSQL only (psycopg sync, psycopg asyncio, aiopg), for the PostgreSQL-specific modules."""
+    opened = await _open(request)
     yield opened
     await opened.close()
 

@@ -208,3 +208,13 @@ def self_times(fn: Callable[[], Any]) -> tuple[float, float, list[ProfileRow]]:
     stats = pstats.Stats(profiler)
     rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)  # type: ignore[attr-defined]
     return wall, stats.total_tt, rows  # type: ignore[attr-defined]
+
+
+def delete_matching(client: Any, patterns: Any) -> int:
+    """SCAN + DEL the keys matching each pattern (a benchmark's own keys only); how many were deleted."""
+    removed = 0
+    for pattern in patterns:
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        for start in range(0, len(keys), 1000):
+            removed += client.delete(*keys[start : start + 1000])
+    return removed

@@ -79,7 +79,7 @@ from typing import Any
 import orjson
 import psycopg
 import redis
-from harness import Impl, Result, Runner
+from harness import Impl, Result, Runner, delete_matching
 from report import REPO, git, load, machine, md_table, python, text_table, utc_now
 
 import persist_mixins
@@ -322,12 +322,7 @@ def pydantic_redis_contender(
 
 def cleanup(client: redis.Redis) -> int:
     """SCAN + DEL this script's keys only."""
-    removed = 0
-    for pattern in PATTERNS:
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        for start in range(0, len(keys), 1000):
-            removed += client.delete(*keys[start : start + 1000])
-    return removed
+    return delete_matching(client, PATTERNS)
 
 
 def time_contenders(

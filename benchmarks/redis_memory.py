@@ -31,6 +31,7 @@ import sys
 from dataclasses import dataclass
 
 import redis
+from harness import delete_matching
 
 URL = "redis://127.0.0.1:6379/15"
 PREFIX = "bench_mem"
@@ -96,10 +97,7 @@ def measure(layout: str, many: int, job: str = "write") -> dict[str, float]:
 
 def cleanup(client: redis.Redis) -> None:
     """Delete what the measurements wrote (their prefixes only)."""
-    for pattern in (f"{PREFIX}_*", f"{{{PREFIX}_*"):
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        for start in range(0, len(keys), 1000):
-            client.delete(*keys[start : start + 1000])
+    delete_matching(client, (f"{PREFIX}_*", f"{{{PREFIX}_*"))
 
 
 def main() -> None:

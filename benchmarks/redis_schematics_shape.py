@@ -42,7 +42,7 @@ from typing import Any
 
 import orjson
 import redis
-from harness import Impl, Result, Runner
+from harness import Impl, Result, Runner, delete_matching
 from redis_common import DB, HOST, PORT, row_values
 from redis_report import SCHEMATICS_END, SCHEMATICS_START, conditions, versions
 from redis_schematics import SimpleRedisMixin as RsMixin
@@ -121,12 +121,7 @@ def build_models(client: redis.Redis) -> tuple[Any, Any]:
 
 def cleanup(client: redis.Redis) -> int:
     """SCAN + DEL this script's keys only."""
-    removed = 0
-    for pattern in PATTERNS:
-        keys = list(client.scan_iter(match=pattern, count=1000))
-        for start in range(0, len(keys), 1000):
-            removed += client.delete(*keys[start : start + 1000])
-    return removed
+    return delete_matching(client, PATTERNS)
 
 
 def preload(client: redis.Redis, pm: Any, rs: Any, n: int) -> None:

@@ -16,13 +16,15 @@ Sync calls return values, async calls awaitables: ``run`` / ``items`` hide the d
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import inspect
 import os
+import threading
 import typing
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -296,6 +298,31 @@ class Store:
     async def run(self, result: Any) -> Any:
         """Await ``result`` when the flavour is asyncio; return it as is otherwise."""
         return await result if inspect.isawaitable(result) else result
+
+    async def concurrently(self, calls: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run the calls at once, in this store's flavour; each call's result, or the exception it raised, in order.
+
+        Sync: one thread per call, released together by a barrier.  Asyncio: the calls'
+        coroutines gathered on this loop.
+        """
+        if self.flavour != "sync":
+            return list(await asyncio.gather(*(call() for call in calls), return_exceptions=True))
+        barrier = threading.Barrier(len(calls))
+        results: list[Any] = [None] * len(calls)
+
+        def work(k: int) -> None:
+            barrier.wait()
+            try:
+                results[k] = calls[k]()
+            except Exception as exc:  # noqa: BLE001 - handed to the test, which asserts on it
+                results[k] = exc
+
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(calls))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return results
 
     async def items(self, query: Any) -> list[Any]:
         """Read a query in full: ``list(q)`` (sync) or ``await q`` (asyncio)."""

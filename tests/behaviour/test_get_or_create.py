@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import threading
 from typing import Any
 
 import pytest
@@ -119,29 +117,16 @@ async def test_concurrent_callers_create_exactly_one(api: Api, update: bool) -> 
     """
     callers = 8
     method = "update_or_create" if update else "get_or_create"
-    results: list[tuple[Any, bool]] = []
 
     def lookups(k: int) -> dict[str, Any]:
         return {"flavour": "Race", "fresh": True} if k % 2 else {"fresh": True, "flavour": "Race"}
 
-    if api.flavour == "sync":
-        barrier = threading.Barrier(callers)
-
-        def work(k: int) -> None:
-            barrier.wait()
-            results.append(getattr(api.Model, method)(**lookups(k), defaults={"amount_kg": k}))
-
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(callers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    else:
-        results.extend(
-            await asyncio.gather(
-                *(getattr(api.Model, method)(**lookups(k), defaults={"amount_kg": k}) for k in range(callers))
-            )
-        )
+    results = await api.concurrently(
+        [lambda k=k: getattr(api.Model, method)(**lookups(k), defaults={"amount_kg": k}) for k in range(callers)]
+    )
+    errors = [result for result in results if isinstance(result, BaseException)]
+    if errors:
+        raise errors[0]
     assert len(results) == callers
     assert sum(created for _, created in results) == 1
     assert len({obj.id for obj, _ in results}) == 1

@@ -6,7 +6,6 @@ Runs on every backend declaring the capability ``unique``, both flavours, every 
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import pytest
@@ -175,33 +174,13 @@ async def test_concurrent_writers_one_wins(api: Api) -> None:
     """8 callers writing 8 objects with one value at once: exactly one succeeds, 7 get ConflictError."""
     Book = books(api)
     callers = 8
-    outcomes: list[str] = []
-    if api.flavour == "sync":
-        barrier = threading.Barrier(callers)
-
-        def work(k: int) -> None:
-            barrier.wait()
-            try:
-                new(Book, id=f"w{k}", title="Contested").set()
-                outcomes.append("ok")
-            except ConflictError:
-                outcomes.append("clash")
-
-        threads = [threading.Thread(target=work, args=(k,)) for k in range(callers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    else:
-
-        async def awork(k: int) -> None:
-            try:
-                await new(Book, id=f"w{k}", title="Contested").set()
-                outcomes.append("ok")
-            except ConflictError:
-                outcomes.append("clash")
-
-        await asyncio.gather(*(awork(k) for k in range(callers)))
+    writes = [lambda k=k: new(Book, id=f"w{k}", title="Contested").set() for k in range(callers)]
+    results = await api.concurrently(writes)
+    outcomes = []
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, ConflictError):
+            raise result
+        outcomes.append("clash" if isinstance(result, ConflictError) else "ok")
     assert sorted(outcomes) == ["clash"] * (callers - 1) + ["ok"]
     assert [title for title, _ in (await stored(api, Book)).values()] == ["Contested"]
 
